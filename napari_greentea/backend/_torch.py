@@ -1,0 +1,220 @@
+"""Torch backend: interprets the graph into an ``nn.Module``.
+
+Parameter names equal the weight keys (``conv1.weight``), so weights move
+between torch, OpenCL and checkpoints without renaming. The forward pass
+uses formulations that are exact but faster on CPU (see
+cpu-performance-notes): stride-1 dilated max-pool as shifted maxima, 1x1
+convolutions as matmuls, in-place ReLU.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from ..weights import check_weights
+from ._protocol import DeviceInfo
+
+if TYPE_CHECKING:
+    import torch
+
+    from ..graph import Graph
+
+
+def torch_devices() -> dict[str, str]:
+    """Available torch device strings mapped to a human description."""
+    import torch
+
+    found = {"cpu": "CPU"}
+    if torch.cuda.is_available():
+        kind = "ROCm" if getattr(torch.version, "hip", None) else "CUDA"
+        for i in range(torch.cuda.device_count()):
+            found[f"cuda:{i}"] = f"{kind} {torch.cuda.get_device_name(i)}"
+    mps = getattr(torch.backends, "mps", None)
+    if mps is not None and mps.is_available():
+        found["mps"] = "Apple MPS"
+    return found
+
+
+def resolve_device(requested: str | None = "auto") -> str:
+    """Turn ``auto``/``cuda``/``rocm``/``mps``/``cpu``/``cuda:N`` into a device string.
+
+    ``auto`` prefers CUDA/ROCm, then MPS, then CPU. Asking for a device that
+    is absent raises ``ValueError`` listing what is present.
+    """
+    found = torch_devices()
+    req = (requested or "auto").lower()
+    if req == "auto":
+        for prefix in ("cuda", "mps"):
+            for dev in found:
+                if dev.startswith(prefix):
+                    return dev
+        return "cpu"
+    if req in ("cuda", "rocm", "gpu"):
+        req = "cuda:0"
+    if req in found:
+        return req
+    listing = ", ".join(f"{k} ({v})" for k, v in found.items())
+    raise ValueError(f"torch device {requested!r} is not available; present: {listing}")
+
+
+def backend_name(device: str) -> str:
+    import torch
+
+    if device.startswith("cuda"):
+        return "torch-rocm" if getattr(torch.version, "hip", None) else "torch-cuda"
+    if device.startswith("mps"):
+        return "torch-mps"
+    return "torch-cpu"
+
+
+def _shifted_max(x: torch.Tensor, kernel: int, dilation: int, dim: int) -> torch.Tensor:
+    import torch
+
+    out_len = x.shape[dim] - (kernel - 1) * dilation
+    result = x.narrow(dim, 0, out_len)
+    for tap in range(1, kernel):
+        result = torch.maximum(result, x.narrow(dim, tap * dilation, out_len))
+    return result
+
+
+def _make_module_class() -> type:
+    import torch
+    import torch.nn.functional as F
+    from torch import nn
+
+    class GraphModule(nn.Module):
+        """Executes a :class:`Graph`; ``forward(x, logits=False)``."""
+
+        def __init__(self, graph: Graph) -> None:
+            super().__init__()
+            self.graph = graph
+            for node in graph.nodes:
+                if node.op == "conv":
+                    k = node.kernel
+                    self.register_parameter(
+                        f"{node.name}__weight",
+                        nn.Parameter(torch.zeros(node.out_channels, node.in_channels, k, k)),
+                    )
+                    self.register_parameter(
+                        f"{node.name}__bias", nn.Parameter(torch.zeros(node.out_channels))
+                    )
+
+        # torch forbids '.' in parameter names; keys map '__' <-> '.'
+        def weight_dict(self) -> dict[str, torch.Tensor]:
+            return {k.replace("__", "."): v for k, v in self.named_parameters()}
+
+        def load_weights(self, weights: Mapping[str, np.ndarray]) -> None:
+            check_weights(self.graph, weights)
+            with torch.no_grad():
+                for key, param in self.weight_dict().items():
+                    param.copy_(torch.as_tensor(np.asarray(weights[key], np.float32)))
+
+        def _conv(self, node: Any, x: torch.Tensor) -> torch.Tensor:
+            w = getattr(self, f"{node.name}__weight")
+            b = getattr(self, f"{node.name}__bias")
+            if node.kernel == 1:
+                n, c, h, wd = x.shape
+                y = torch.matmul(w.view(node.out_channels, c), x.reshape(n, c, h * wd))
+                return (y + b.view(1, -1, 1)).view(n, node.out_channels, h, wd)
+            return F.conv2d(x, w, b, dilation=node.dilation)
+
+        def forward(self, x: torch.Tensor, logits: bool = False) -> torch.Tensor:
+            values: dict[str, torch.Tensor] = {}
+            stop = self.graph.logits.name if logits else None
+            for node in self.graph.nodes:
+                src = values[node.inputs[0]] if node.inputs else x
+                if node.op == "input":
+                    out = x
+                elif node.op == "conv":
+                    out = self._conv(node, src)
+                elif node.op == "relu":
+                    out = torch.relu_(src) if not torch.is_grad_enabled() else F.relu(src)
+                elif node.op == "pool":
+                    if node.stride == 1:
+                        out = _shifted_max(src, node.kernel, node.dilation, 2)
+                        out = _shifted_max(out, node.kernel, node.dilation, 3)
+                    else:
+                        out = F.max_pool2d(
+                            src, node.kernel, node.stride, dilation=node.dilation
+                        )
+                elif node.op == "upsample":
+                    out = F.interpolate(src, scale_factor=2, mode="nearest")
+                elif node.op == "crop_concat":
+                    skip = values[node.inputs[1]]
+                    h, w = src.shape[-2:]
+                    oy, ox = (skip.shape[-2] - h) // 2, (skip.shape[-1] - w) // 2
+                    out = torch.cat([src, skip[..., oy : oy + h, ox : ox + w]], 1)
+                elif node.op == "softmax":
+                    out = torch.softmax(src, 1)
+                else:  # pragma: no cover - Graph validates op kinds
+                    raise ValueError(f"unsupported op {node.op}")
+                values[node.name] = out
+                if node.name == stop:
+                    return out
+            return values[self.graph.output.name]
+
+    return GraphModule
+
+
+_MODULE_CLASS: type | None = None
+
+
+def build_module(graph: Graph, weights: Mapping[str, np.ndarray] | None = None) -> Any:
+    """An ``nn.Module`` for ``graph`` (weights loaded when given)."""
+    global _MODULE_CLASS
+    if _MODULE_CLASS is None:
+        _MODULE_CLASS = _make_module_class()
+    module = _MODULE_CLASS(graph)
+    if weights is not None:
+        module.load_weights(weights)
+    return module
+
+
+class TorchPredictor:
+    """Inference with a :class:`GraphModule` on one torch device."""
+
+    def __init__(self, graph: Graph, weights: Mapping[str, np.ndarray], device: str) -> None:
+        import torch
+
+        self.graph = graph
+        self.device = torch.device(device)
+        self.module = build_module(graph, weights).to(self.device).eval()
+
+    def __call__(self, batch: np.ndarray) -> np.ndarray:
+        import torch
+
+        with torch.inference_mode():
+            x = torch.as_tensor(np.ascontiguousarray(batch, np.float32), device=self.device)
+            return self.module(x).cpu().numpy()
+
+
+class TorchBackend:
+    """Backend over one torch device (CUDA, ROCm, MPS or CPU)."""
+
+    supports_training = True
+
+    def __init__(self, device: str | None = "auto") -> None:
+        self.device = resolve_device(device)
+        self.name = backend_name(self.device)
+
+    def device_info(self) -> DeviceInfo:
+        import torch
+
+        desc = torch_devices()[self.device]
+        memory = None
+        if self.device.startswith("cuda"):
+            memory = torch.cuda.get_device_properties(self.device).total_memory
+        driver = f"torch {torch.__version__}, {torch.get_num_threads()} threads"
+        kind = "cpu" if self.device == "cpu" else "gpu"
+        return DeviceInfo(self.name, desc, kind, memory, driver)
+
+    def build(self, graph: Graph, weights: Mapping[str, np.ndarray]) -> TorchPredictor:
+        return TorchPredictor(graph, weights, self.device)
+
+    def trainable(self, graph: Graph, weights: Mapping[str, np.ndarray], **kwargs: Any) -> Any:
+        from ._torch_train import TorchTrainable
+
+        return TorchTrainable(graph, weights, self.device, **kwargs)

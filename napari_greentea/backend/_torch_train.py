@@ -1,0 +1,150 @@
+"""Training on torch: forward to logits, loss, backward, optimiser step.
+
+The optimiser state is exported in a backend-neutral form
+(``<key>/exp_avg``, ``<key>/exp_avg_sq``, ``<key>/momentum``, ``step``) so a
+run can resume on another backend. The update formulas are torch's
+``Adam`` (no AMSGrad) and ``SGD`` with momentum; the OpenCL kernels
+implement the same ones.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+
+from ..config import LossConfig, TrainConfig
+from ..graph import Graph
+from ._torch import build_module
+
+
+def torch_loss(
+    logits: Any, labels: Any, loss: LossConfig, class_weights: np.ndarray | None
+) -> Any:
+    """Scalar loss for ``logits`` (N,K,Y,X) and ``labels`` (N,Y,X), 0 = ignored."""
+    import torch
+
+    if loss.kind == "malis":
+        from ..losses.malis import malis_loss_torch
+
+        prob = torch.softmax(logits, 1)
+        return malis_loss_torch(
+            prob[:, -1],
+            labels,
+            margin=loss.malis_margin,
+            threshold=loss.malis_threshold,
+            loss=loss.malis_variant,
+            constrained=loss.malis_constrained,
+        )
+    from ..losses.softmax import softmax_cross_entropy
+
+    weights = None
+    if class_weights is not None:
+        weights = torch.as_tensor(class_weights, dtype=logits.dtype, device=logits.device)
+    return softmax_cross_entropy(logits, labels, class_weights=weights)
+
+
+class TorchTrainable:
+    """A trainable :class:`GraphModule` plus its optimiser on one device."""
+
+    def __init__(
+        self,
+        graph: Graph,
+        weights: Mapping[str, np.ndarray],
+        device: str,
+        *,
+        train: TrainConfig,
+        loss: LossConfig,
+        class_weights: np.ndarray | None = None,
+        optimizer_state: Mapping[str, np.ndarray] | None = None,
+    ) -> None:
+        import torch
+
+        self.graph = graph
+        self.device = torch.device(device)
+        self.train_config = train
+        self.loss_config = loss
+        self.class_weights = class_weights
+        self.module = build_module(graph, weights).to(self.device).train()
+        params = self.module.weight_dict()
+        self._keys = list(params)
+        plist = list(params.values())
+        if train.optimizer == "adam":
+            self.optimizer: Any = torch.optim.Adam(
+                plist, lr=train.lr, weight_decay=train.weight_decay
+            )
+        else:
+            self.optimizer = torch.optim.SGD(
+                plist, lr=train.lr, momentum=train.momentum, weight_decay=train.weight_decay
+            )
+        if optimizer_state:
+            self.load_optimizer_state(optimizer_state)
+
+    def train_step(self, images: np.ndarray, labels: np.ndarray, lr: float) -> float:
+        """One forward/backward/update on a batch; returns the loss value."""
+        import torch
+
+        for group in self.optimizer.param_groups:
+            group["lr"] = lr
+        x = torch.as_tensor(np.ascontiguousarray(images, np.float32), device=self.device)
+        y = torch.as_tensor(np.asarray(labels, np.int64), device=self.device)
+        self.optimizer.zero_grad(set_to_none=True)
+        logits = self.module(x, logits=True)
+        if logits.shape[-2:] != y.shape[-2:]:
+            raise ValueError(
+                f"label patch {tuple(y.shape[-2:])} does not match network output "
+                f"{tuple(logits.shape[-2:])}"
+            )
+        value = torch_loss(logits, y, self.loss_config, self.class_weights)
+        if value.requires_grad:
+            value.backward()
+            self.optimizer.step()
+        return float(value.detach())
+
+    def predict(self, images: np.ndarray) -> np.ndarray:
+        import torch
+
+        with torch.inference_mode():
+            x = torch.as_tensor(np.ascontiguousarray(images, np.float32), device=self.device)
+            return self.module(x).cpu().numpy()
+
+    def weights(self) -> dict[str, np.ndarray]:
+        return {k: v.detach().cpu().numpy().copy() for k, v in self.module.weight_dict().items()}
+
+    def optimizer_state(self) -> dict[str, np.ndarray]:
+        out: dict[str, np.ndarray] = {}
+        params = self.module.weight_dict()
+        step = 0
+        for key in self._keys:
+            state = self.optimizer.state.get(params[key], {})
+            for name, value in state.items():
+                if name == "step":
+                    step = int(value)
+                elif value is not None:
+                    buf = "momentum" if name == "momentum_buffer" else name
+                    out[f"{key}/{buf}"] = value.detach().cpu().numpy().copy()
+        out["step"] = np.asarray(step, np.int64)
+        return out
+
+    def load_optimizer_state(self, state: Mapping[str, np.ndarray]) -> None:
+        import torch
+
+        params = self.module.weight_dict()
+        step = int(np.asarray(state.get("step", 0)))
+        for key in self._keys:
+            p = params[key]
+            entry: dict[str, Any] = {}
+            for name, buf in (
+                ("exp_avg", "exp_avg"),
+                ("exp_avg_sq", "exp_avg_sq"),
+                ("momentum_buffer", "momentum"),
+            ):
+                if f"{key}/{buf}" in state:
+                    entry[name] = torch.as_tensor(
+                        np.asarray(state[f"{key}/{buf}"]), device=self.device
+                    ).clone()
+            if entry:
+                if "exp_avg" in entry:
+                    entry["step"] = torch.tensor(float(step))
+                self.optimizer.state[p] = entry

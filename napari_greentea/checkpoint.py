@@ -1,0 +1,104 @@
+"""One-file checkpoints: spec, preprocessing, classes, weights, optimiser, iteration.
+
+Stored as an ``.npz`` (no pickle, readable without torch): ``meta`` holds a
+JSON document (configs via ``to_dict``), ``w/<key>`` the weights and
+``opt/<key>`` the optimiser state in the backend-neutral form. Written to a
+temporary file and renamed, so a crash never leaves a truncated checkpoint.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .config import LossConfig, ModelSpec, PreprocessConfig, TrainConfig
+from .graph import Graph
+from .models import build_graph
+from .weights import check_weights
+
+FORMAT = "napari-greentea-checkpoint/1"
+
+
+@dataclass
+class Checkpoint:
+    """Everything needed to predict with, or continue training, a model."""
+
+    spec: ModelSpec
+    weights: dict[str, np.ndarray]
+    preprocess: PreprocessConfig = field(default_factory=PreprocessConfig)
+    class_names: tuple[str, ...] = ()
+    iteration: int = 0
+    optimizer_state: dict[str, np.ndarray] = field(default_factory=dict)
+    train: TrainConfig | None = None
+    loss: LossConfig | None = None
+    history: list[float] = field(default_factory=list)
+    rng_state: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        check_weights(self.graph(), self.weights)
+
+    def graph(self) -> Graph:
+        return build_graph(self.spec)
+
+    def save(self, path: str | os.PathLike[str]) -> Path:
+        final = Path(path)
+        if final.suffix != ".npz":
+            final = final.with_suffix(final.suffix + ".npz") if final.suffix else final.with_suffix(".npz")
+        final.parent.mkdir(parents=True, exist_ok=True)
+        meta = {
+            "format": FORMAT,
+            "spec": self.spec.to_dict(),
+            "preprocess": self.preprocess.to_dict(),
+            "class_names": list(self.class_names),
+            "iteration": self.iteration,
+            "train": self.train.to_dict() if self.train else None,
+            "loss": self.loss.to_dict() if self.loss else None,
+            "history": [float(v) for v in self.history],
+            "rng_state": self.rng_state,
+        }
+        arrays = {"meta": np.frombuffer(json.dumps(meta).encode(), np.uint8)}
+        arrays.update({f"w/{k}": np.asarray(v) for k, v in self.weights.items()})
+        arrays.update({f"opt/{k}": np.asarray(v) for k, v in self.optimizer_state.items()})
+        tmp = final.with_name(f".{final.name}.partial")
+        try:
+            with open(tmp, "wb") as fh:
+                np.savez(fh, **arrays)
+                fh.flush()
+                os.fsync(fh.fileno())
+            os.replace(tmp, final)
+        except OSError as err:
+            tmp.unlink(missing_ok=True)
+            raise OSError(f"cannot write checkpoint {final}: {err.strerror or err}") from err
+        return final
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str]) -> Checkpoint:
+        p = Path(path)
+        if not p.exists():
+            raise FileNotFoundError(f"no checkpoint at {p}")
+        try:
+            with np.load(p, allow_pickle=False) as data:
+                meta = json.loads(bytes(data["meta"]).decode())
+                weights = {k[2:]: data[k] for k in data.files if k.startswith("w/")}
+                opt = {k[4:]: data[k] for k in data.files if k.startswith("opt/")}
+        except (ValueError, KeyError, OSError) as err:
+            raise ValueError(f"{p} is not a napari-greentea checkpoint: {err}") from err
+        if meta.get("format") != FORMAT:
+            raise ValueError(f"{p} has unknown checkpoint format {meta.get('format')!r}")
+        return cls(
+            spec=ModelSpec.from_dict(meta["spec"]),
+            weights=weights,
+            preprocess=PreprocessConfig.from_dict(meta["preprocess"]),
+            class_names=tuple(meta["class_names"]),
+            iteration=int(meta["iteration"]),
+            optimizer_state=opt,
+            train=TrainConfig.from_dict(meta["train"]) if meta.get("train") else None,
+            loss=LossConfig.from_dict(meta["loss"]) if meta.get("loss") else None,
+            history=list(meta.get("history", [])),
+            rng_state=meta.get("rng_state", {}),
+        )

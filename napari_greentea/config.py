@@ -1,0 +1,231 @@
+"""Frozen, validated configuration objects.
+
+Every run of the tool can be rebuilt from these dataclasses: they are stored
+(via ``to_dict``) in every checkpoint and never hold napari layers, Qt
+objects or tensors. Validation happens in ``__post_init__`` so a bad value is
+reported where it is made, with the conflicting values quoted.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+ModelKind = Literal["sw", "sk", "u", "usk"]
+MODEL_KINDS: tuple[str, ...] = ("sw", "sk", "u", "usk")
+InitKind = Literal["paper", "he"]
+
+
+class _Serializable:
+    """``to_dict``/``from_dict`` shared by all config classes."""
+
+    def to_dict(self) -> dict[str, Any]:
+        out = {}
+        for f in dataclasses.fields(self):  # type: ignore[arg-type]
+            value = getattr(self, f.name)
+            out[f.name] = list(value) if isinstance(value, tuple) else value
+        return out
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]):  # noqa: ANN206
+        names = {f.name: f for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
+        unknown = sorted(set(data) - set(names))
+        if unknown:
+            raise ValueError(
+                f"{cls.__name__}: unknown field(s) {unknown}; known: {sorted(names)}"
+            )
+        kwargs = {}
+        for key, value in data.items():
+            kwargs[key] = tuple(value) if isinstance(value, list) else value
+        return cls(**kwargs)
+
+    def replace(self, **changes: Any):  # noqa: ANN201
+        """Return a copy with ``changes`` applied (validated again)."""
+        return dataclasses.replace(self, **changes)  # type: ignore[type-var]
+
+
+def _positive(owner: str, name: str, value: int) -> None:
+    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+        raise ValueError(f"{owner}: {name} must be a positive integer, got {value!r}")
+
+
+@dataclass(frozen=True, kw_only=True)
+class ModelSpec(_Serializable):
+    """Describes one network; ``models.build_graph`` expands it into layers.
+
+    The fields used depend on ``kind``:
+
+    * ``sw`` / ``sk``: a sliding-window stack ``conv(kernel_sizes[i],
+      fmaps[i]) -> ReLU -> maxpool(pool)`` for each stage, then fully
+      connected layers ``fc`` and a classifier. ``window`` is the SW input
+      size (the receptive field). ``sk`` is the same network in strided-kernel
+      form (facts §1.2): same weights, dense output.
+    * ``u``: U-Net with ``depth`` poolings, ``base_fmaps`` doubled
+      (``fmap_inc``) per level, ``convs_per_level`` valid
+      ``unet_kernel``-convs per level, nearest 2x upsampling followed by a
+      learned 1x1 conv halving the channels, centre crop-concat.
+    * ``usk``: a depth-1 U-Net (``base_fmaps``) whose bottom is an SK-Net
+      given by ``kernel_sizes``/``fmaps``/``fc``/``window`` at half
+      resolution (facts §1.4).
+    """
+
+    kind: ModelKind
+    in_channels: int = 1
+    num_classes: int = 2
+    # sliding-window / strided-kernel part (sw, sk, and the usk bottom)
+    kernel_sizes: tuple[int, ...] = (7, 5, 3)
+    fmaps: tuple[int, ...] = (48, 128, 192)
+    fc: tuple[int, ...] = (1024, 512)
+    window: int = 102
+    pool: int = 2
+    # U-Net part (u, usk)
+    depth: int = 4
+    base_fmaps: int = 64
+    fmap_inc: int = 2
+    convs_per_level: int = 2
+    unet_kernel: int = 3
+    init: InitKind = "he"
+
+    def __post_init__(self) -> None:
+        owner = f"ModelSpec(kind={self.kind!r})"
+        if self.kind not in MODEL_KINDS:
+            raise ValueError(
+                f"unknown architecture {self.kind!r}; accepted: {', '.join(MODEL_KINDS)}"
+            )
+        for name in (
+            "in_channels",
+            "window",
+            "pool",
+            "depth",
+            "base_fmaps",
+            "fmap_inc",
+            "convs_per_level",
+            "unet_kernel",
+        ):
+            _positive(owner, name, getattr(self, name))
+        if self.num_classes < 2:
+            raise ValueError(f"{owner}: num_classes must be >= 2, got {self.num_classes}")
+        if len(self.kernel_sizes) != len(self.fmaps):
+            raise ValueError(
+                f"{owner}: kernel_sizes {self.kernel_sizes} and fmaps {self.fmaps} "
+                "must have the same length (one entry per conv/pool stage)"
+            )
+        for i, (k, f) in enumerate(zip(self.kernel_sizes, self.fmaps, strict=True)):
+            _positive(owner, f"kernel_sizes[{i}]", k)
+            _positive(owner, f"fmaps[{i}]", f)
+        for i, f in enumerate(self.fc):
+            _positive(owner, f"fc[{i}]", f)
+        if self.init not in ("paper", "he"):
+            raise ValueError(f"{owner}: init must be 'paper' or 'he', got {self.init!r}")
+
+
+@dataclass(frozen=True, kw_only=True)
+class PreprocessConfig(_Serializable):
+    """Intensity preprocessing applied per 2-D slice before the network.
+
+    ``minmax`` maps the slice's [min, max] to [-1, 1] (the paper's tool);
+    ``percentile`` maps the given percentiles to [-1, 1] (robust to
+    outliers). CLAHE (scikit-image) is optional because it needs the whole
+    slice in memory.
+    """
+
+    normalize: Literal["minmax", "percentile"] = "minmax"
+    percentiles: tuple[float, float] = (1.0, 99.8)
+    clahe: bool = False
+    clahe_clip: float = 0.01
+
+    def __post_init__(self) -> None:
+        if self.normalize not in ("minmax", "percentile"):
+            raise ValueError(
+                f"normalize must be 'minmax' or 'percentile', got {self.normalize!r}"
+            )
+        lo, hi = self.percentiles
+        if not 0.0 <= lo < hi <= 100.0:
+            raise ValueError(f"percentiles must satisfy 0 <= lo < hi <= 100, got {lo}, {hi}")
+
+
+@dataclass(frozen=True, kw_only=True)
+class PredictConfig(_Serializable):
+    """Tiled prediction: output block edge (pixels), output path, dtype."""
+
+    block: int = 256
+    output: str | None = None
+    dtype: Literal["float32", "uint8"] = "float32"
+
+    def __post_init__(self) -> None:
+        _positive("PredictConfig", "block", self.block)
+        if self.dtype not in ("float32", "uint8"):
+            raise ValueError(f"dtype must be 'float32' or 'uint8', got {self.dtype!r}")
+
+
+@dataclass(frozen=True, kw_only=True)
+class BackendChoice(_Serializable):
+    """Which backend and device to run on; ``name=None`` means automatic."""
+
+    name: str | None = None
+    device: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class LossConfig(_Serializable):
+    """Training loss: softmax cross-entropy or constrained MALIS."""
+
+    kind: Literal["softmax", "malis"] = "softmax"
+    class_balance: Literal["none", "histeq", "weights"] = "none"
+    patch_prior: bool = True
+    masking: bool = True
+    label_boost: tuple[float, ...] = ()
+    malis_margin: float = 0.3
+    malis_threshold: float = 0.5
+    malis_variant: Literal["hinge", "square"] = "hinge"
+    malis_constrained: bool = True
+    weight_clip: tuple[float, float] = (0.05, 20.0)
+
+    def __post_init__(self) -> None:
+        if self.kind not in ("softmax", "malis"):
+            raise ValueError(f"loss kind must be 'softmax' or 'malis', got {self.kind!r}")
+        if self.class_balance not in ("none", "histeq", "weights"):
+            raise ValueError(
+                "class_balance must be 'none', 'histeq' or 'weights', "
+                f"got {self.class_balance!r}"
+            )
+        if self.malis_variant not in ("hinge", "square"):
+            raise ValueError(
+                f"malis_variant must be 'hinge' or 'square', got {self.malis_variant!r}"
+            )
+        if any(b <= 0 for b in self.label_boost):
+            raise ValueError(f"label_boost entries must be > 0, got {self.label_boost}")
+
+
+@dataclass(frozen=True, kw_only=True)
+class TrainConfig(_Serializable):
+    """Optimisation schedule and bookkeeping of one training run."""
+
+    iterations: int = 500
+    optimizer: Literal["adam", "sgd"] = "adam"
+    lr: float = 1e-3
+    momentum: float = 0.99
+    weight_decay: float = 0.0
+    lr_policy: Literal["fixed", "inv"] = "fixed"
+    inv_gamma: float = 1e-4
+    inv_power: float = 0.75
+    batch_size: int = 1
+    output_size: int = 64
+    seed: int = 0
+    augment: bool = True
+    checkpoint_every: int = 0
+    validate_every: int = 0
+    event_every: int = 1
+    output: str | None = None
+    class_names: tuple[str, ...] = field(default_factory=tuple)
+
+    def __post_init__(self) -> None:
+        for name in ("iterations", "batch_size", "output_size", "event_every"):
+            _positive("TrainConfig", name, getattr(self, name))
+        if self.optimizer not in ("adam", "sgd"):
+            raise ValueError(f"optimizer must be 'adam' or 'sgd', got {self.optimizer!r}")
+        if self.lr_policy not in ("fixed", "inv"):
+            raise ValueError(f"lr_policy must be 'fixed' or 'inv', got {self.lr_policy!r}")
+        if not self.lr > 0:
+            raise ValueError(f"lr must be > 0, got {self.lr}")

@@ -1,0 +1,86 @@
+"""Reading and writing images: TIFF (multi-page), PNG/JPEG, zarr, npy.
+
+Reads return array-likes: numpy for TIFF/PNG/npy (npy memory-mapped), a
+lazy zarr array for zarr stores so large volumes are read block by block.
+Writes are atomic: a file only appears under its final name when complete.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+READ_SUFFIXES = (".tif", ".tiff", ".png", ".jpg", ".jpeg", ".npy", ".zarr")
+
+
+def read_image(path: str | os.PathLike[str], *, key: str | None = None) -> Any:
+    """Read an image or stack; ``key`` selects an array inside a zarr group."""
+    p = Path(path)
+    suffix = p.suffix.lower()
+    if not p.exists():
+        raise FileNotFoundError(f"no such file or folder: {p}")
+    if suffix in (".tif", ".tiff"):
+        import tifffile
+
+        return tifffile.imread(p)
+    if suffix in (".png", ".jpg", ".jpeg"):
+        from skimage.io import imread
+
+        return imread(p)
+    if suffix == ".npy":
+        return np.load(p, mmap_mode="r")
+    if suffix == ".zarr" or (p.is_dir() and (p / "zarr.json").exists()):
+        import zarr
+
+        node = zarr.open(str(p), mode="r")
+        if isinstance(node, zarr.Array):
+            return node
+        names = list(node.array_keys())
+        name = key or ("prob" if "prob" in names else (names[0] if len(names) == 1 else None))
+        if name is None:
+            raise ValueError(f"zarr group {p} holds arrays {names}; choose one with key=")
+        return node[name]
+    raise ValueError(f"unsupported image format {suffix!r} ({p}); accepted: {READ_SUFFIXES}")
+
+
+def _atomic_target(path: Path) -> Path:
+    return path.with_name(f".{path.name}.partial")
+
+
+def write_tiff(path: str | os.PathLike[str], data: Any, dtype: str = "float32") -> Path:
+    """Write ``data`` as a (multi-page) TIFF, float32 or uint8 (p * 255)."""
+    import tifffile
+
+    final = Path(path)
+    tmp = _atomic_target(final)
+    array = np.asarray(data)
+    if dtype == "uint8" and array.dtype != np.uint8:
+        array = np.rint(np.clip(array, 0, 1) * 255).astype(np.uint8)
+    elif dtype == "float32":
+        array = array.astype(np.float32, copy=False)
+    tifffile.imwrite(tmp, array, imagej=array.ndim <= 5 and array.dtype != np.float64)
+    os.replace(tmp, final)
+    return final
+
+
+def write_png_preview(path: str | os.PathLike[str], image: Any, prob: Any) -> Path:
+    """Side-by-side PNG: the (first) slice and its class-``-1`` probability."""
+    from skimage.io import imsave
+
+    img = np.asarray(image, np.float32)
+    pr = np.asarray(prob, np.float32)
+    while img.ndim > 2:
+        img = img[0]
+    while pr.ndim > 2:
+        pr = pr[0]
+    span = float(img.max() - img.min()) or 1.0
+    left = (img - img.min()) / span
+    canvas = np.concatenate([left, np.ones((left.shape[0], 8), np.float32), pr], axis=1)
+    final = Path(path)
+    tmp = _atomic_target(final).with_suffix(".png")
+    imsave(tmp, np.rint(np.clip(canvas, 0, 1) * 255).astype(np.uint8), check_contrast=False)
+    os.replace(tmp, final)
+    return final

@@ -1,0 +1,36 @@
+"""U-Net as used in Greentea (facts §1.3): valid 3x3 convs, 2x2/2 max-pools,
+fixed nearest 2x upsampling followed by a learned 1x1 conv halving the
+channels, centre crop-concat (up path first, skip second)."""
+
+from __future__ import annotations
+
+from ..config import ModelSpec
+from ..graph import Graph
+from ._blocks import GraphBuilder
+
+
+def build_u(spec: ModelSpec) -> Graph:
+    builder = GraphBuilder(spec.in_channels, spec.init)
+    x = "data"
+    skips: list[str] = []
+    n = 0
+    fm = spec.base_fmaps
+    for level in range(spec.depth + 1):
+        fm = spec.base_fmaps * spec.fmap_inc**level
+        for _ in range(spec.convs_per_level):
+            n += 1
+            x = builder.conv(f"conv{n}", x, fm, spec.unet_kernel)
+        if level < spec.depth:
+            skips.append(x)
+            x = builder.pool(f"pool{level + 1}", x, spec.pool, stride=spec.pool)
+    for step, skip in enumerate(reversed(skips), start=1):
+        fm = builder.channels[skip]
+        x = builder.upsample(f"up{step}", x)
+        x = builder.conv(f"upconv{step}", x, fm, 1)
+        x = builder.crop_concat(f"merge{step}", x, skip)
+        for _ in range(spec.convs_per_level):
+            n += 1
+            x = builder.conv(f"conv{n}", x, fm, spec.unet_kernel)
+    x = builder.conv("ip1", x, spec.num_classes, 1, relu=False)
+    builder.softmax(x)
+    return builder.build(f"U-Net, depth {spec.depth}, {spec.base_fmaps} base fmaps")

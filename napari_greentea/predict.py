@@ -1,0 +1,314 @@
+"""Exact, memory-bounded tiled prediction into a block-chunked zarr array.
+
+Geometry: the image is conceptually mirror-padded ('symmetric', the paper's
+reflect border) without limit. An output block of edge ``B`` starting at
+image pixel ``(oy, ox)`` reads the input window starting at
+``(oy - lo, ox - lo)`` with ``lo = context // 2`` and size ``O + context``,
+where ``O >= B`` is the smallest output the network accepts; the first ``B``
+outputs are kept. Block origins are multiples of ``B``, and ``B`` is a
+multiple of the network's pooling stride, so every pixel is computed with the
+same pooling phase and the same input values as in one whole-image pass:
+tiled output equals untiled output.
+
+Output layout: ``(C, Y, X)`` for 2-D images, ``(C, Z, Y, X)`` for stacks,
+float32 class probabilities (or uint8 = round(255 p)).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import os
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from .config import PreprocessConfig
+from .events import BlockWritten, PredictEvent, PredictionFinished, PredictionStarted
+from .graph import Graph
+from .preprocess import SliceNorm, check_image, clahe_slice, slice_stats
+
+log = logging.getLogger(__name__)
+
+DONE_ARRAY = "done"
+PROB_ARRAY = "prob"
+
+
+@dataclass(frozen=True)
+class Block:
+    """One output block: slice ``z`` (None for 2-D), image extent, grid position."""
+
+    index: int
+    z: int | None
+    y: tuple[int, int]
+    x: tuple[int, int]
+    grid: tuple[int, int]
+
+
+@dataclass(frozen=True)
+class TileGeometry:
+    """How a block edge maps to the network's input/output tile."""
+
+    block: int
+    net_output: int
+    net_input: int
+    lo: int
+
+    @classmethod
+    def for_graph(cls, graph: Graph, block: int) -> TileGeometry:
+        factor = graph.stride_factor
+        block = max(factor, math.ceil(block / factor) * factor)
+        net_input = graph.input_size_for(block)
+        net_output = graph.output_size(net_input)
+        return cls(block, net_output, net_input, graph.context // 2)
+
+
+def plan_blocks(shape: Sequence[int], block: int) -> list[Block]:
+    """Blocks of edge ``block`` covering a (Y, X) or (Z, Y, X) image, row-major."""
+    height, width = shape[-2:]
+    zs: list[int | None] = [None] if len(shape) == 2 else list(range(shape[0]))
+    blocks = []
+    for z in zs:
+        for gy, y0 in enumerate(range(0, height, block)):
+            for gx, x0 in enumerate(range(0, width, block)):
+                blocks.append(
+                    Block(
+                        len(blocks),
+                        z,
+                        (y0, min(y0 + block, height)),
+                        (x0, min(x0 + block, width)),
+                        (gy, gx),
+                    )
+                )
+    return blocks
+
+
+def symmetric_indices(start: int, stop: int, size: int) -> np.ndarray:
+    """Source indices of padded positions ``start..stop-1`` ('symmetric' mirror)."""
+    idx = np.arange(start, stop) % (2 * size)
+    return np.where(idx >= size, 2 * size - 1 - idx, idx)
+
+
+def read_window(plane: Any, y0: int, x0: int, size: int) -> np.ndarray:
+    """A ``size`` x ``size`` window at image coords (y0, x0), mirror-padded.
+
+    Reads only the bounding box of the needed source pixels, so lazy
+    sources (zarr, dask, memmap) stay lazy.
+    """
+    height, width = plane.shape[-2:]
+    rows = symmetric_indices(y0, y0 + size, height)
+    cols = symmetric_indices(x0, x0 + size, width)
+    r0, r1, c0, c1 = rows.min(), rows.max() + 1, cols.min(), cols.max() + 1
+    box = np.asarray(plane[r0:r1, c0:c1])
+    return box[np.ix_(rows - r0, cols - c0)]
+
+
+class _SliceSource:
+    """Normalised access to one slice (CLAHE needs the whole slice in memory)."""
+
+    def __init__(self, image: Any, z: int | None, config: PreprocessConfig) -> None:
+        self.plane = image if z is None else image[z]
+        self.norm: SliceNorm = slice_stats(image, z, config)
+        if config.clahe:
+            self.plane = clahe_slice(np.asarray(self.plane), self.norm, config.clahe_clip)
+            self.norm = SliceNorm(-1.0, 1.0)
+
+    def window(self, y0: int, x0: int, size: int) -> np.ndarray:
+        return self.norm.apply(read_window(self.plane, y0, x0, size))
+
+
+def predict_blocks(
+    predictor: Callable[[np.ndarray], np.ndarray],
+    image: Any,
+    sink: Any,
+    blocks: Iterable[Block],
+    geometry: TileGeometry,
+    *,
+    preprocess: PreprocessConfig | None = None,
+    done: Any = None,
+    dtype: str = "float32",
+) -> Iterator[BlockWritten]:
+    """Predict ``blocks`` of ``image`` into ``sink``; yield one event per block.
+
+    ``sink`` is any array-like of shape (C, [Z,] Y, X) supporting slice
+    assignment (a zarr array whose chunks equal the block). ``done``
+    (optional, shape ([Z,] ny, nx)) is set to 1 after each block is written
+    so an interrupted run can resume. ``blocks`` may be a lazy iterable
+    (the napari widget reorders it to follow the view).
+    """
+    preprocess = preprocess or PreprocessConfig()
+    sources: dict[int | None, _SliceSource] = {}
+    blocks = list(blocks)
+    total = len(blocks)
+    for n, blk in enumerate(blocks, start=1):
+        if blk.z not in sources:
+            sources.clear()  # one slice at a time keeps memory bounded
+            sources[blk.z] = _SliceSource(image, blk.z, preprocess)
+        src = sources[blk.z]
+        y0, x0 = blk.y[0] - geometry.lo, blk.x[0] - geometry.lo
+        window = src.window(y0, x0, geometry.net_input)
+        prob = predictor(window[None, None])[0]
+        h, w = blk.y[1] - blk.y[0], blk.x[1] - blk.x[0]
+        out = prob[:, :h, :w]
+        if dtype == "uint8":
+            out = np.rint(np.clip(out, 0, 1) * 255).astype(np.uint8)
+        zsel = () if blk.z is None else (blk.z,)
+        sink[(slice(None), *zsel, slice(*blk.y), slice(*blk.x))] = out
+        if done is not None:
+            done[(*zsel, *blk.grid)] = 1
+        yield BlockWritten(blk.index, n, total, blk.z, blk.y, blk.x)
+
+
+def create_sink(
+    path: str | os.PathLike[str] | None,
+    shape: Sequence[int],
+    num_classes: int,
+    block: int,
+    *,
+    dtype: str = "float32",
+    attrs: dict[str, Any] | None = None,
+    overwrite: bool = False,
+) -> tuple[Any, Any]:
+    """Create (or reopen for resume) the zarr group holding ``prob`` and ``done``.
+
+    ``prob`` has chunks equal to the output block, so every block write is
+    independent. Reopening an existing store with another shape, block or
+    class count raises ``ValueError`` instead of overwriting it silently.
+    """
+    import zarr
+
+    shape = tuple(int(s) for s in shape)
+    prob_shape = (num_classes, *shape)
+    chunks = (1, *([1] * (len(shape) - 2)), block, block)
+    grid = (*shape[:-2], math.ceil(shape[-2] / block), math.ceil(shape[-1] / block))
+    store: Any = zarr.storage.MemoryStore() if path is None else str(path)
+    meta = {"block": block, "shape": list(shape), "num_classes": num_classes, "dtype": dtype}
+    if path is not None and os.path.exists(path) and not overwrite:
+        group = zarr.open_group(store, mode="r+")
+        old = dict(group.attrs.get("greentea", {}))
+        mismatch = {k: (old.get(k), v) for k, v in meta.items() if old.get(k) != v}
+        if mismatch:
+            raise ValueError(
+                f"output {path} exists with different settings "
+                f"{ {k: f'{a} (existing) vs {b} (new)' for k, (a, b) in mismatch.items()} }; "
+                "choose another path or pass overwrite=True"
+            )
+        return group[PROB_ARRAY], group[DONE_ARRAY]
+    group = zarr.open_group(store, mode="w")
+    fill = np.nan if dtype == "float32" else 0
+    prob = group.create_array(
+        PROB_ARRAY, shape=prob_shape, chunks=chunks, dtype=dtype, fill_value=fill
+    )
+    done = group.create_array(
+        DONE_ARRAY, shape=grid, chunks=(1,) * len(grid), dtype="uint8", fill_value=0
+    )
+    group.attrs["greentea"] = {**meta, **(attrs or {}), "complete": False}
+    return prob, done
+
+
+def mark_complete(sink: Any, complete: bool = True) -> None:
+    """Record in the store whether every block has been written."""
+    import zarr
+
+    parent = sink.path.rpartition("/")[0]
+    group = zarr.open_group(sink.store, path=parent, mode="r+")
+    meta = dict(group.attrs.get("greentea", {}))
+    meta["complete"] = complete
+    group.attrs["greentea"] = meta
+
+
+def pending_blocks(blocks: Sequence[Block], done: Any) -> list[Block]:
+    """Blocks whose ``done`` flag is not yet set (for resume)."""
+    flags = np.asarray(done[...])
+    return [b for b in blocks if not flags[(*(() if b.z is None else (b.z,)), *b.grid)]]
+
+
+class PredictionJob:
+    """A prediction of one image into one sink; resumable and reorderable.
+
+    The sink exists as soon as the job is created (the napari widget shows
+    it at once); :meth:`run` fills it block by block, skipping blocks that
+    an earlier, interrupted run already wrote.
+    """
+
+    def __init__(
+        self,
+        predictor: Callable[[np.ndarray], np.ndarray],
+        graph: Graph,
+        image: Any,
+        *,
+        block: int = 256,
+        output: str | os.PathLike[str] | None = None,
+        preprocess: PreprocessConfig | None = None,
+        dtype: str = "float32",
+        overwrite: bool = False,
+        attrs: dict[str, Any] | None = None,
+    ) -> None:
+        self.shape = check_image(image)
+        self.predictor = predictor
+        self.image = image
+        self.preprocess = preprocess
+        self.dtype = dtype
+        self.path = None if output is None else os.fspath(output)
+        self.geometry = TileGeometry.for_graph(graph, block)
+        self.prob, self.done = create_sink(
+            output,
+            self.shape,
+            graph.num_classes,
+            self.geometry.block,
+            dtype=dtype,
+            attrs={"graph": graph.description, **(attrs or {})},
+            overwrite=overwrite,
+        )
+        self.blocks = plan_blocks(self.shape, self.geometry.block)
+
+    def pending(self) -> list[Block]:
+        return pending_blocks(self.blocks, self.done)
+
+    def run(self, order: Iterable[Block] | None = None) -> Iterator[PredictEvent]:
+        """Predict pending blocks (in ``order`` if given); yield events."""
+        todo = list(order) if order is not None else self.pending()
+        yield PredictionStarted(len(self.blocks), len(self.blocks) - len(todo), self.path)
+        start = time.perf_counter()
+        yield from predict_blocks(
+            self.predictor,
+            self.image,
+            self.prob,
+            todo,
+            self.geometry,
+            preprocess=self.preprocess,
+            done=self.done,
+            dtype=self.dtype,
+        )
+        complete = not self.pending()
+        mark_complete(self.prob, complete)
+        yield PredictionFinished(self.path, len(todo), time.perf_counter() - start)
+
+
+def predict_image(
+    predictor: Callable[[np.ndarray], np.ndarray],
+    graph: Graph,
+    image: Any,
+    **kwargs: Any,
+) -> Any:
+    """Predict a whole image; return the probabilities.
+
+    With ``output=None`` the result is an in-memory numpy array; otherwise the
+    zarr array stored at ``output``. Keyword arguments as :class:`PredictionJob`.
+    """
+    job = PredictionJob(predictor, graph, image, **kwargs)
+    for event in job.run():
+        log.debug("%s", event)
+    return np.asarray(job.prob[...]) if job.path is None else job.prob
+
+
+def open_prediction(path: str | os.PathLike[str]) -> tuple[Any, dict[str, Any]]:
+    """Open a prediction store: (prob zarr array, greentea metadata)."""
+    import zarr
+
+    group = zarr.open_group(str(path), mode="r")
+    return group[PROB_ARRAY], json.loads(json.dumps(dict(group.attrs.get("greentea", {}))))

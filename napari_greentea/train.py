@@ -1,0 +1,321 @@
+"""The trainer: a generator of typed events, the same for every backend.
+
+``Trainer(spec, pairs, ...).run()`` yields :mod:`events` objects; the napari
+widget runs it in a worker thread (stop/pause between iterations), scripts
+call :meth:`Trainer.fit`. Training always uses the dense (SK) form of an SW
+network, which has the same weights and computes the same function.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+import math
+import os
+import tempfile
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .checkpoint import Checkpoint
+from .config import LossConfig, ModelSpec, PreprocessConfig, TrainConfig
+from .events import (
+    CheckpointSaved,
+    IterationDone,
+    TrainEvent,
+    TrainingFinished,
+    TrainingStarted,
+    TrainingStopped,
+    Validated,
+)
+from .models import dense_graph
+from .preprocess import check_image, preprocess_image
+from .weights import init_weights
+
+log = logging.getLogger(__name__)
+
+
+class TrainingError(ValueError):
+    """Training data or settings that cannot work; the message says why."""
+
+
+@dataclass(frozen=True)
+class LabeledImage:
+    """One training pair: raw image and labels (0 = unlabeled, 1..K classes)."""
+
+    image: Any
+    labels: Any
+
+
+def check_pairs(pairs: Sequence[LabeledImage], num_classes: int) -> None:
+    """Validate training pairs; never modifies the painted labels."""
+    if not pairs:
+        raise TrainingError("no training images given")
+    present: set[int] = set()
+    for i, pair in enumerate(pairs):
+        shape = check_image(pair.image)
+        lshape = tuple(np.shape(pair.labels))
+        if lshape != shape:
+            raise TrainingError(
+                f"labels of image {i} have shape {lshape} but the image has shape {shape}; "
+                "paint labels on a layer of the image's shape"
+            )
+        labels = np.asarray(pair.labels)
+        if labels.dtype.kind not in "iub":
+            raise TrainingError(f"labels of image {i} must be integers, got {labels.dtype}")
+        if labels.size and labels.min() < 0:
+            raise TrainingError(f"labels of image {i} contain negative values")
+        top = int(labels.max()) if labels.size else 0
+        if top > num_classes:
+            raise TrainingError(
+                f"labels of image {i} use class {top} but the network has {num_classes} "
+                f"outputs; use labels 1..{num_classes} or raise num_classes"
+            )
+        present.update(int(v) for v in np.unique(labels) if v > 0)
+    if not present:
+        raise TrainingError("no labeled pixels: paint some pixels of at least two classes")
+    if len(present) < 2:
+        raise TrainingError(
+            f"only class {present.pop()} is labeled; paint at least two classes so the "
+            "network has something to tell apart"
+        )
+
+
+def check_writable(path: str | os.PathLike[str]) -> Path:
+    """Fail early (before training) if the checkpoint cannot be written."""
+    final = Path(path)
+    try:
+        final.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=final.parent, prefix=".greentea-probe"):
+            pass
+    except OSError as err:
+        raise TrainingError(f"cannot write the checkpoint to {final}: {err}") from err
+    return final
+
+
+def learning_rate(config: TrainConfig, iteration: int) -> float:
+    """Fixed, or Caffe's "inv" policy ``lr * (1 + gamma * it) ** -power``."""
+    if config.lr_policy == "inv":
+        return config.lr * (1.0 + config.inv_gamma * iteration) ** (-config.inv_power)
+    return config.lr
+
+
+class Trainer:
+    """Trains one network on labeled images; see :meth:`run`."""
+
+    def __init__(
+        self,
+        spec: ModelSpec,
+        pairs: Sequence[LabeledImage],
+        *,
+        train: TrainConfig | None = None,
+        loss: LossConfig | None = None,
+        preprocess: PreprocessConfig | None = None,
+        backend: Any = None,
+        class_names: Sequence[str] = (),
+        init_from: Checkpoint | None = None,
+        resume: Checkpoint | None = None,
+        validation: Sequence[LabeledImage] = (),
+    ) -> None:
+        from .backend import get_backend
+
+        if resume is not None:
+            spec = resume.spec
+            train = train or resume.train
+            loss = loss or resume.loss
+            preprocess = resume.preprocess
+            class_names = class_names or resume.class_names
+        self.spec = spec
+        self.train_config = train or TrainConfig()
+        self.loss_config = loss or LossConfig()
+        self.preprocess = preprocess or PreprocessConfig()
+        self.class_names = tuple(class_names) or tuple(
+            f"class {i}" for i in range(1, spec.num_classes + 1)
+        )
+        check_pairs(pairs, spec.num_classes)
+        self.output = self.train_config.output
+        if self.output:
+            check_writable(self.output)
+        self.backend = backend if backend is not None and not isinstance(backend, str) else (
+            get_backend(backend)
+        )
+        self.graph = dense_graph(spec)
+        self.input_size = self.graph.input_size_for(self.train_config.output_size)
+        self.output_size = self.graph.output_size(self.input_size)
+        self._images = [preprocess_image(p.image, self.preprocess) for p in pairs]
+        self._labels = [np.array(p.labels, np.int64, copy=True) for p in pairs]
+        self._validation = list(validation)
+        self.sampler = self._make_sampler()
+        self.iteration = 0
+        self.history: list[float] = []
+        start = resume or init_from
+        weights = start.weights if start else init_weights(self.graph, self.train_config.seed)
+        opt_state = resume.optimizer_state if resume else None
+        if resume:
+            self.iteration = resume.iteration
+            self.history = list(resume.history)
+            if resume.rng_state:
+                self.sampler.set_state(resume.rng_state)
+        self.model = self.backend.trainable(
+            self.graph,
+            weights,
+            train=self.train_config,
+            loss=self.loss_config,
+            class_weights=self.sampler.class_weights,
+            optimizer_state=opt_state,
+        )
+        self._stop = threading.Event()
+        self._running = threading.Event()
+        self._running.set()
+
+    # ------------------------------------------------------------ control
+    def stop(self) -> None:
+        """Ask the run to stop after the current iteration."""
+        self._stop.set()
+        self._running.set()
+
+    def pause(self) -> None:
+        self._running.clear()
+
+    def resume(self) -> None:
+        self._running.set()
+
+    # ------------------------------------------------------------ data
+    def _make_sampler(self) -> Any:
+        from .data.batches import TrainingSampler
+
+        return TrainingSampler(
+            self._images,
+            self._labels,
+            input_size=self.input_size,
+            output_size=self.output_size,
+            context_lo=self.graph.context // 2,
+            num_classes=self.spec.num_classes,
+            loss=self.loss_config,
+            augment=self.train_config.augment,
+            seed=self.train_config.seed,
+        )
+
+    # ------------------------------------------------------------ state
+    def checkpoint(self) -> Checkpoint:
+        return Checkpoint(
+            spec=self.spec,
+            weights=self.model.weights(),
+            preprocess=self.preprocess,
+            class_names=self.class_names,
+            iteration=self.iteration,
+            optimizer_state=self.model.optimizer_state(),
+            train=self.train_config,
+            loss=self.loss_config,
+            history=list(self.history),
+            rng_state=self.sampler.get_state(),
+        )
+
+    def _save(self) -> str | None:
+        if not self.output:
+            return None
+        return os.fspath(self.checkpoint().save(self.output))
+
+    def predict(self, batch: np.ndarray) -> np.ndarray:
+        """Class probabilities with the current weights (live preview)."""
+        return self.model.predict(batch)
+
+    # ------------------------------------------------------------ loop
+    def run(self) -> Iterator[TrainEvent]:
+        """Train to ``train.iterations``; yield events; stop/pause cooperatively."""
+        cfg = self.train_config
+        yield TrainingStarted(cfg.iterations, self.iteration)
+        last_good = self.checkpoint()
+        saved: str | None = None
+        tic = time.perf_counter()
+        labels_done = 0
+        while self.iteration < cfg.iterations:
+            self._running.wait()
+            if self._stop.is_set():
+                saved = self._save()
+                yield TrainingStopped(self.iteration, "stopped by the user", saved)
+                return
+            lr = learning_rate(cfg, self.iteration)
+            images, labels = self.sampler.sample(cfg.batch_size)
+            value = self.model.train_step(images, labels, lr)
+            if not math.isfinite(value):
+                yield from self._diverged(last_good, value)
+                return
+            self.iteration += 1
+            self.history.append(value)
+            labels_done += labels.size
+            if self.iteration % cfg.event_every == 0 or self.iteration == cfg.iterations:
+                elapsed = max(time.perf_counter() - tic, 1e-9)
+                yield IterationDone(self.iteration, value, lr, labels_done / elapsed)
+                tic, labels_done = time.perf_counter(), 0
+            if cfg.validate_every and self.iteration % cfg.validate_every == 0:
+                metrics = self.validate()
+                if metrics:
+                    yield Validated(self.iteration, metrics)
+            if cfg.checkpoint_every and self.iteration % cfg.checkpoint_every == 0:
+                last_good = self.checkpoint()
+                saved = self._save()
+                if saved:
+                    yield CheckpointSaved(self.iteration, saved)
+        saved = self._save()
+        if saved:
+            yield CheckpointSaved(self.iteration, saved)
+        yield TrainingFinished(self.iteration, saved)
+
+    def _diverged(self, last_good: Checkpoint, value: float) -> Iterator[TrainEvent]:
+        log.error("loss became %s at iteration %d", value, self.iteration + 1)
+        self.model = self.backend.trainable(
+            self.graph,
+            last_good.weights,
+            train=self.train_config,
+            loss=self.loss_config,
+            class_weights=self.sampler.class_weights,
+            optimizer_state=last_good.optimizer_state,
+        )
+        self.iteration = last_good.iteration
+        self.history = list(last_good.history)
+        saved = self._save()
+        yield TrainingStopped(
+            self.iteration,
+            f"loss became {value} at iteration {self.iteration + 1}; kept the weights of "
+            f"iteration {last_good.iteration} (try a lower learning rate)",
+            saved,
+        )
+
+    def validate(self) -> dict[str, float]:
+        """Pixel accuracy on the labeled pixels of the validation images."""
+        if not self._validation:
+            return {}
+        from .predict import predict_image
+
+        correct = total = 0
+        for pair in self._validation:
+            prob = predict_image(self.model.predict, self.graph, pair.image,
+                                 preprocess=self.preprocess)
+            pred = prob.argmax(0) + 1
+            labels = np.asarray(pair.labels)
+            mask = labels > 0
+            correct += int((pred[mask] == labels[mask]).sum())
+            total += int(mask.sum())
+        return {"pixel_accuracy": correct / max(total, 1)}
+
+    def fit(self) -> Checkpoint:
+        """Drain :meth:`run`, logging progress; return the final checkpoint."""
+        for event in self.run():
+            if isinstance(event, IterationDone):
+                log.info("iter %d loss %.5f lr %.2e", event.iteration, event.loss, event.lr)
+            elif isinstance(event, TrainingStopped):
+                log.warning("training stopped: %s", event.reason)
+            else:
+                log.info("%s", event)
+        return self.checkpoint()
+
+
+def copy_checkpoint(ckpt: Checkpoint) -> Checkpoint:
+    """Deep copy (weights included) so later training cannot alter it."""
+    return copy.deepcopy(ckpt)

@@ -1,0 +1,38 @@
+"""The ``greentea`` CLI: info, predict smoke runs, clear errors."""
+
+from __future__ import annotations
+
+import numpy as np
+import tifffile
+
+from napari_greentea.cli import main
+
+
+def test_info(capsys):
+    assert main(["info"]) == 0
+    out = capsys.readouterr().out
+    assert "torch-cpu" in out and "napari-greentea" in out
+
+
+def test_predict_random_weights_to_tiff_and_zarr(tmp_path, capsys):
+    image = (np.random.default_rng(0).random((2, 40, 50)) * 255).astype(np.uint8)
+    src = tmp_path / "in.tif"
+    tifffile.imwrite(src, image)
+    out = tmp_path / "prob.tif"
+    assert main(["predict", str(src), str(out), "--arch", "usk", "--block", "32",
+                 "--preview", str(tmp_path / "p.png")]) == 0
+    prob = tifffile.imread(out)
+    assert prob.shape == (2, 2, 40, 50) and prob.dtype == np.float32
+    assert (tmp_path / "p.png").exists()
+    assert main(["predict", str(src), str(tmp_path / "o.zarr"), "--arch", "sk"]) == 0
+
+
+def test_bad_input_is_one_line_not_a_traceback(tmp_path, capsys):
+    rgb = tmp_path / "rgb.tif"
+    tifffile.imwrite(rgb, np.zeros((30, 30, 3), np.uint8) + np.arange(3, dtype=np.uint8))
+    assert main(["predict", str(rgb), str(tmp_path / "x.tif")]) == 2
+    err = capsys.readouterr().err
+    assert "RGB" in err and "Traceback" not in err
+    assert not (tmp_path / "x.tif").exists()
+    assert main(["predict", str(tmp_path / "missing.tif"), str(tmp_path / "y.tif")]) == 2
+    assert main(["predict", str(rgb), str(tmp_path / "z.tif"), "--backend", "tpu"]) == 2
