@@ -48,7 +48,7 @@ class Checkpoint:
     def save(self, path: str | os.PathLike[str]) -> Path:
         final = Path(path)
         if final.suffix != ".npz":
-            final = final.with_suffix(final.suffix + ".npz") if final.suffix else final.with_suffix(".npz")
+            final = final.with_name(final.name + ".npz")
         final.parent.mkdir(parents=True, exist_ok=True)
         meta = {
             "format": FORMAT,

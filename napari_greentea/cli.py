@@ -154,7 +154,8 @@ def run_training(trainer: Any, label: str = "train") -> Any:
     bar = Progress(trainer.train_config.iterations, label)
     for event in trainer.run():
         if isinstance(event, IterationDone):
-            bar.update(event.iteration, f"loss {event.loss:.4f} {event.labels_per_second:,.0f} labels/s")
+            speed = f"loss {event.loss:.4f} {event.labels_per_second:,.0f} labels/s"
+            bar.update(event.iteration, speed)
         elif isinstance(event, TrainingStopped):
             bar.close()
             print(f"training stopped: {event.reason}", file=sys.stderr)

@@ -53,7 +53,8 @@ def synthetic_membranes(
         return np.stack([p[0] for p in pairs]), np.stack([p[1] for p in pairs])
     h, w = shape
     gy, gx = np.mgrid[0 : h + cell_size : cell_size, 0 : w + cell_size : cell_size]
-    seeds = np.stack([gy.ravel(), gx.ravel()], 1) + rng.uniform(-0.45, 0.45, (gy.size, 2)) * cell_size
+    jitter = rng.uniform(-0.45, 0.45, (gy.size, 2)) * cell_size
+    seeds = np.stack([gy.ravel(), gx.ravel()], 1) + jitter
     markers = np.zeros((h, w), np.int32)
     inside = (seeds[:, 0] >= 0) & (seeds[:, 0] < h) & (seeds[:, 1] >= 0) & (seeds[:, 1] < w)
     pts = seeds[inside].astype(int)
@@ -109,7 +110,7 @@ def _download(name: str) -> np.ndarray:
             processor=pooch.Unzip(),
             downloader=pooch.HTTPDownloader(timeout=DOWNLOAD_TIMEOUT_S, progressbar=False),
         )
-    except Exception as err:  # noqa: BLE001 - any network failure gets one message
+    except Exception as err:
         raise DataUnavailable(
             f"could not download the ISBI 2012 data from {ISBI_URL} ({err}). Download it "
             "by hand and set GREENTEA_DATA_DIR to the folder holding train-volume.tif, "

@@ -84,7 +84,7 @@ def test_fast_ops_equal_reference_torch_ops(kind):
 def test_opencl_missing_gives_actionable_message(monkeypatch):
     import napari_greentea.backend as backend_mod
 
-    monkeypatch.setattr(backend_mod, "opencl_status", lambda: (False, "no OpenCL platform: "
-                        "apt-get install pocl-opencl-icd"))
+    reason = "no OpenCL platform: apt-get install pocl-opencl-icd"
+    monkeypatch.setattr(backend_mod, "opencl_status", lambda: (False, reason))
     with pytest.raises(BackendUnavailable, match="pocl"):
         get_backend("opencl")
