@@ -28,7 +28,7 @@ class _Serializable:
         return out
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]):  # noqa: ANN206
+    def from_dict(cls, data: dict[str, Any]):
         names = {f.name: f for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
         unknown = sorted(set(data) - set(names))
         if unknown:
@@ -40,7 +40,7 @@ class _Serializable:
             kwargs[key] = tuple(value) if isinstance(value, list) else value
         return cls(**kwargs)
 
-    def replace(self, **changes: Any):  # noqa: ANN201
+    def replace(self, **changes: Any):
         """Return a copy with ``changes`` applied (validated again)."""
         return dataclasses.replace(self, **changes)  # type: ignore[type-var]
 
