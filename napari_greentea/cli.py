@@ -112,9 +112,44 @@ def _predict_to(args: argparse.Namespace, image: Any, output: str | None) -> Any
     return job
 
 
+def _predict_distributed(args: argparse.Namespace) -> int:
+    import tempfile
+
+    from .checkpoint import Checkpoint
+    from .distributed import connect, predict_distributed
+
+    if not args.output.endswith(".zarr"):
+        raise ValueError("distributed prediction writes zarr: give an output ending in .zarr")
+    checkpoint = args.checkpoint
+    with tempfile.TemporaryDirectory() as tmp:
+        if not checkpoint:
+            spec, _, weights, pre = _load_model(args)
+            checkpoint = str(Checkpoint(spec=spec, weights=weights, preprocess=pre).save(
+                Path(tmp) / "random.npz"))
+        client = connect(args.scheduler, args.workers)
+        try:
+            bar = Progress(1, "predict (dask)")
+
+            def on_block(done: int, total: int) -> None:
+                bar.total = total
+                bar.update(done)
+
+            summary = predict_distributed(
+                client, checkpoint, args.input, args.output, block=args.block,
+                backend=args.backend, device=args.device, dtype=args.dtype, on_block=on_block,
+            )
+            bar.close()
+        finally:
+            client.close()
+    print(f"wrote {args.output}: {summary}")
+    return 0
+
+
 def cmd_predict(args: argparse.Namespace) -> int:
     from .io import read_image, write_png_preview, write_tiff
 
+    if args.scheduler or args.workers:
+        return _predict_distributed(args)
     image = read_image(args.input)
     output = args.output
     if Path(output).exists() and not args.overwrite and not output.endswith(".zarr"):
@@ -252,6 +287,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--dtype", choices=("float32", "uint8"), default="float32")
     p.add_argument("--last-class-only", action="store_true", help="TIFF: last class only")
     p.add_argument("--preview", help="also write a PNG preview here")
+    p.add_argument("--scheduler", help="dask scheduler address (tcp://host:8786)")
+    p.add_argument("--workers", type=int, help="start a LocalCluster with N worker processes")
     p.set_defaults(func=cmd_predict)
 
     p = sub.add_parser("train", help="train on an image and its labels")
@@ -302,7 +339,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     try:
         return int(args.func(args) or 0)
-    except (ValueError, FileNotFoundError, OSError, RuntimeError) as err:
+    except (ValueError, FileNotFoundError, OSError, RuntimeError, ConnectionError) as err:
         print(f"greentea {args.command}: error: {err}", file=sys.stderr)
         return 2
 

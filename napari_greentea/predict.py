@@ -221,10 +221,22 @@ def mark_complete(sink: Any, complete: bool = True) -> None:
     group.attrs["greentea"] = meta
 
 
-def pending_blocks(blocks: Sequence[Block], done: Any) -> list[Block]:
-    """Blocks whose ``done`` flag is not yet set (for resume)."""
+def pending_blocks(blocks: Sequence[Block], done: Any, prob: Any = None) -> list[Block]:
+    """Blocks still to compute (for resume).
+
+    A block is pending if its ``done`` flag is unset, or (float sinks, when
+    ``prob`` is given) if its chunk was deleted: a missing chunk reads as the
+    NaN fill value.
+    """
     flags = np.asarray(done[...])
-    return [b for b in blocks if not flags[(*(() if b.z is None else (b.z,)), *b.grid)]]
+    check = prob is not None and np.dtype(prob.dtype).kind == "f"
+    todo = []
+    for b in blocks:
+        zsel = () if b.z is None else (b.z,)
+        missing = check and np.isnan(prob[(slice(None), *zsel, b.y[0], b.x[0])]).any()
+        if not flags[(*zsel, *b.grid)] or missing:
+            todo.append(b)
+    return todo
 
 
 class PredictionJob:
@@ -267,7 +279,7 @@ class PredictionJob:
         self.blocks = plan_blocks(self.shape, self.geometry.block)
 
     def pending(self) -> list[Block]:
-        return pending_blocks(self.blocks, self.done)
+        return pending_blocks(self.blocks, self.done, self.prob)
 
     def run(self, order: Iterable[Block] | None = None) -> Iterator[PredictEvent]:
         """Predict pending blocks (in ``order`` if given); yield events."""

@@ -1,0 +1,215 @@
+"""Tiled prediction on dask.distributed: one task per output block.
+
+The client plans the blocks, computes the per-slice normalisation (so every
+block sees the same numbers as a single-process run), creates the zarr sink
+(chunks = block, so block writes are independent) and submits one task per
+pending block. Each worker process loads the checkpoint once (cached per
+process) and opens the input lazily; a task reads its mirror-padded window,
+predicts, writes its chunk and sets its ``done`` flag, so a rerun skips
+finished blocks and a worker that dies loses only the block it was on
+(dask reschedules it).
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import os
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .config import PreprocessConfig
+from .predict import (
+    DONE_ARRAY,
+    PROB_ARRAY,
+    Block,
+    TileGeometry,
+    create_sink,
+    mark_complete,
+    pending_blocks,
+    plan_blocks,
+    read_window,
+)
+from .preprocess import SliceNorm, check_image, slice_stats
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class DistributedSummary:
+    """What a distributed run did: block counts, wall time, throughput."""
+
+    blocks_total: int
+    blocks_computed: int
+    blocks_skipped: int
+    seconds: float
+    pixels_per_second: float
+    workers: int
+
+    def __str__(self) -> str:
+        return (
+            f"{self.blocks_computed} blocks computed, {self.blocks_skipped} already done "
+            f"(of {self.blocks_total}) in {self.seconds:.1f} s on {self.workers} worker(s): "
+            f"{self.pixels_per_second / 1e6:.3f} Mpx/s"
+        )
+
+
+@functools.lru_cache(maxsize=4)
+def _worker_model(checkpoint: str, backend: str | None, device: str | None) -> Any:
+    """Load the checkpoint and build the predictor once per worker process."""
+    from .backend import get_backend
+    from .checkpoint import Checkpoint
+    from .models import dense_graph
+
+    ckpt = Checkpoint.load(checkpoint)
+    graph = dense_graph(ckpt.spec)
+    log.info("worker %d loaded %s", os.getpid(), checkpoint)
+    return get_backend(backend, device).build(graph, ckpt.weights)
+
+
+@functools.lru_cache(maxsize=8)
+def _worker_input(path: str, key: str | None) -> Any:
+    from .io import read_image
+
+    return read_image(path, key=key)
+
+
+def _open_output(path: str) -> tuple[Any, Any]:
+    import zarr
+
+    group = zarr.open_group(path, mode="r+")
+    return group[PROB_ARRAY], group[DONE_ARRAY]
+
+
+def predict_block_task(
+    block: Block,
+    *,
+    checkpoint: str,
+    source: str,
+    array_key: str | None,
+    output: str,
+    geometry: TileGeometry,
+    norm: tuple[float, float],
+    backend: str | None,
+    device: str | None,
+    dtype: str,
+) -> int:
+    """Compute and write one block (runs on a worker); returns the block index."""
+    predictor = _worker_model(checkpoint, backend, device)
+    image = _worker_input(source, array_key)
+    plane = image if block.z is None else image[block.z]
+    y0, x0 = block.y[0] - geometry.lo, block.x[0] - geometry.lo
+    window = SliceNorm(*norm).apply(read_window(plane, y0, x0, geometry.net_input))
+    prob = predictor(window[None, None])[0]
+    out = prob[:, : block.y[1] - block.y[0], : block.x[1] - block.x[0]]
+    if dtype == "uint8":
+        out = np.rint(np.clip(out, 0, 1) * 255).astype(np.uint8)
+    sink, done = _open_output(output)
+    zsel = () if block.z is None else (block.z,)
+    sink[(slice(None), *zsel, slice(*block.y), slice(*block.x))] = out
+    done[(*zsel, *block.grid)] = 1
+    return block.index
+
+
+def connect(scheduler: str | None = None, workers: int | None = None, timeout: float = 10) -> Any:
+    """A dask ``Client``: to ``scheduler`` if given, else a new ``LocalCluster``.
+
+    An unreachable scheduler raises ``ConnectionError`` naming the address.
+    """
+    from distributed import Client, LocalCluster
+
+    if scheduler:
+        try:
+            return Client(scheduler, timeout=timeout)
+        except (OSError, TimeoutError) as err:
+            raise ConnectionError(
+                f"cannot reach the dask scheduler at {scheduler} within {timeout:.0f} s ({err}); "
+                "check the address and that `dask scheduler` is running"
+            ) from err
+    n = workers or 1
+    threads = max(1, (os.cpu_count() or 1) // n)
+    cluster = LocalCluster(n_workers=n, threads_per_worker=threads, processes=True,
+                           dashboard_address=None)
+    return Client(cluster)
+
+
+def _check_writable(output: str) -> None:
+    target = Path(output)
+    parent = target if target.exists() else target.parent
+    if not os.access(parent, os.W_OK):
+        raise PermissionError(f"output {output} is not writable (no write permission on {parent})")
+
+
+def predict_distributed(
+    client: Any,
+    checkpoint: str | os.PathLike[str],
+    source: str | os.PathLike[str],
+    output: str | os.PathLike[str],
+    *,
+    key: str | None = None,
+    block: int = 512,
+    backend: str | None = None,
+    device: str | None = None,
+    dtype: str = "float32",
+    on_block: Callable[[int, int], None] | None = None,
+) -> DistributedSummary:
+    """Predict ``source`` (zarr/TIFF/npy path) into the zarr store ``output``.
+
+    ``on_block(done, total)`` is called as blocks finish (progress bar).
+    Reruns skip blocks already written. Raises ``ValueError`` if ``output``
+    exists with another shape/block, ``PermissionError`` if read-only.
+    """
+    from distributed import as_completed
+
+    from .checkpoint import Checkpoint
+    from .models import dense_graph
+
+    checkpoint, source, output = (os.fspath(p) for p in (checkpoint, source, output))
+    ckpt = Checkpoint.load(checkpoint)
+    preprocess: PreprocessConfig = ckpt.preprocess
+    if preprocess.clahe:
+        raise ValueError("CLAHE needs whole slices in memory; it is not supported distributed")
+    graph = dense_graph(ckpt.spec)
+    image = _worker_input(source, key)
+    shape = check_image(image)
+    geometry = TileGeometry.for_graph(graph, block)
+    _check_writable(output)
+    prob, done = create_sink(output, shape, graph.num_classes, geometry.block, dtype=dtype,
+                          attrs={"graph": graph.description, "checkpoint": checkpoint})
+    blocks = plan_blocks(shape, geometry.block)
+    todo = pending_blocks(blocks, done, prob)
+    zs = sorted({b.z for b in todo}, key=lambda z: -1 if z is None else z)
+    norms = {z: slice_stats(image, z, preprocess) for z in zs}
+    start = time.perf_counter()
+    futures = [
+        client.submit(
+            predict_block_task, blk, checkpoint=checkpoint, source=source, array_key=key,
+            output=output, geometry=geometry, norm=(norms[blk.z].lo, norms[blk.z].hi),
+            backend=backend, device=device, dtype=dtype, key=f"greentea-block-{blk.index}-"
+            f"{os.path.basename(output)}", retries=2, pure=False,
+        )
+        for blk in todo
+    ]
+    for n, _ in enumerate(_completed(as_completed(futures)), start=1):
+        if on_block:
+            on_block(len(blocks) - len(todo) + n, len(blocks))
+    seconds = time.perf_counter() - start
+    prob, done = _open_output(output)
+    remaining = pending_blocks(blocks, done, prob)
+    mark_complete(prob, not remaining)
+    pixels = sum((b.y[1] - b.y[0]) * (b.x[1] - b.x[0]) for b in todo)
+    return DistributedSummary(
+        len(blocks), len(todo), len(blocks) - len(todo), seconds,
+        pixels / seconds if seconds else 0.0, len(client.scheduler_info()["workers"]),
+    )
+
+
+def _completed(futures: Any) -> Iterator[Any]:
+    for future in futures:
+        future.result()
+        yield future
