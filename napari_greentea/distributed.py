@@ -66,10 +66,24 @@ def _worker_model(checkpoint: str, backend: str | None, device: str | None) -> A
     from .checkpoint import Checkpoint
     from .models import dense_graph
 
+    _limit_torch_threads()
     ckpt = Checkpoint.load(checkpoint)
     graph = dense_graph(ckpt.spec)
     log.info("worker %d loaded %s", os.getpid(), checkpoint)
     return get_backend(backend, device).build(graph, ckpt.weights)
+
+
+def _limit_torch_threads() -> None:
+    """Give torch as many threads as the dask worker has, not one per core each."""
+    try:
+        from distributed import get_worker
+
+        threads = get_worker().state.nthreads
+    except (ImportError, ValueError, AttributeError):
+        return
+    import torch
+
+    torch.set_num_threads(max(1, threads))
 
 
 @functools.lru_cache(maxsize=8)
