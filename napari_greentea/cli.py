@@ -239,6 +239,9 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         lo, hi = (int(v) for v in args.slices.split(":"))
         gt = gt[lo:hi]
         prob = prob[lo:hi] if prob.shape[0] != gt.shape[0] else prob
+    values = set(np.unique(gt).tolist())
+    if 2 in values and values <= {0, 1, 2}:  # our convention: 1 membrane, 2 cell
+        gt = gt == 2
     scores = isbi_scores(prob, gt)
     for key, value in scores.items():
         print(f"{key}: {value:.4f}" if isinstance(value, float) else f"{key}: {value}")

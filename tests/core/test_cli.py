@@ -36,3 +36,27 @@ def test_bad_input_is_one_line_not_a_traceback(tmp_path, capsys):
     assert not (tmp_path / "x.tif").exists()
     assert main(["predict", str(tmp_path / "missing.tif"), str(tmp_path / "y.tif")]) == 2
     assert main(["predict", str(rgb), str(tmp_path / "z.tif"), "--backend", "tpu"]) == 2
+
+
+def test_train_then_evaluate(tmp_path, capsys):
+    from napari_greentea.sample import synthetic_membranes
+
+    image, truth = synthetic_membranes((2, 64, 64), seed=2)
+    tifffile.imwrite(tmp_path / "img.tif", image)
+    tifffile.imwrite(tmp_path / "gt.tif", truth)
+    model = tmp_path / "m.npz"
+    assert main(["train", str(tmp_path / "img.tif"), str(tmp_path / "gt.tif"), "--output",
+                 str(model), "--arch", "usk", "--iterations", "3", "--patch", "32"]) == 0
+    assert model.exists()
+    assert main(["evaluate", "--gt", str(tmp_path / "gt.tif"), "--image",
+                 str(tmp_path / "img.tif"), "--checkpoint", str(model)]) == 0
+    out = capsys.readouterr().out
+    assert "v_rand:" in out and "pixel_error:" in out
+
+
+def test_train_rejects_single_class_labels(tmp_path, capsys):
+    tifffile.imwrite(tmp_path / "img.tif", np.arange(1024, dtype=np.uint16).reshape(32, 32))
+    tifffile.imwrite(tmp_path / "gt.tif", np.ones((32, 32), np.uint8))
+    assert main(["train", str(tmp_path / "img.tif"), str(tmp_path / "gt.tif"), "--output",
+                 str(tmp_path / "m.npz")]) == 2
+    assert "only class 1" in capsys.readouterr().err
