@@ -1,0 +1,169 @@
+"""Training on OpenCL with torch's Adam/SGD semantics.
+
+Weights, gradients and optimiser buffers stay on the device; only the batch,
+the labels and the scalar loss cross the bus. Softmax cross-entropy runs as
+a kernel. MALIS needs a maximum spanning tree, which is host code anyway:
+its dL/dlogits is computed with torch autograd on the host (lazy import) and
+uploaded, and back-propagation continues on the device.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import numpy as np
+
+from ...config import LossConfig, TrainConfig
+from ...graph import Graph
+from ._executor import _Runner, backward
+from ._ops import Ops, Tensor
+
+ADAM_BETAS = (0.9, 0.999)
+ADAM_EPS = 1e-8
+
+
+def _host_loss_grad(
+    logits: np.ndarray, labels: np.ndarray, loss: LossConfig, class_weights: np.ndarray | None
+) -> tuple[float, np.ndarray | None]:
+    import torch
+
+    from .._torch_train import torch_loss
+
+    z = torch.tensor(logits, requires_grad=True)
+    value = torch_loss(z, torch.as_tensor(np.asarray(labels, np.int64)), loss, class_weights)
+    if not value.requires_grad:
+        return float(value), None
+    value.backward()
+    return float(value.detach()), z.grad.numpy()
+
+
+class OpenCLTrainable:
+    """Same methods as ``TorchTrainable``: ``train_step``, ``predict``,
+    ``weights``, ``optimizer_state``, ``load_optimizer_state``."""
+
+    def __init__(
+        self,
+        graph: Graph,
+        weights: Mapping[str, np.ndarray],
+        ops: Ops,
+        *,
+        train: TrainConfig,
+        loss: LossConfig,
+        class_weights: np.ndarray | None = None,
+        optimizer_state: Mapping[str, np.ndarray] | None = None,
+    ) -> None:
+        self.graph = graph
+        self.ops = ops
+        self.train_config = train
+        self.loss_config = loss
+        self.class_weights = class_weights
+        self._runner = _Runner(graph, weights, ops)
+        self._keys = list(graph.weight_shapes())
+        params = self._runner.params
+        self._grads = {k: ops.empty(p.shape) for k, p in params.items()}
+        names = ("exp_avg", "exp_avg_sq") if train.optimizer == "adam" else ("momentum",)
+        self._state = {(k, s): ops.zeros(p.shape) for k, p in params.items() for s in names}
+        self._step = 0
+        self._have_momentum = False  # torch starts the buffer from the first gradient
+        ncls = graph.num_classes
+        cw = np.ones(ncls, np.float32) if class_weights is None else class_weights
+        self._cw = np.asarray(cw, np.float32).reshape(ncls)
+        if optimizer_state:
+            self.load_optimizer_state(optimizer_state)
+
+    # ------------------------------------------------------------------ steps
+    def train_step(self, images: np.ndarray, labels: np.ndarray, lr: float) -> float:
+        """One forward/backward/update on a batch; returns the loss value."""
+        runner, ops = self._runner, self.ops
+        batch = runner._check_input(images)
+        stop = self.graph.logits.name
+        values, argmax = runner.forward(batch, stop=stop, keep=True)
+        logits = values[stop]
+        labels = np.asarray(labels)
+        if tuple(labels.shape[-2:]) != tuple(logits.shape[-2:]):
+            raise ValueError(
+                f"label patch {tuple(labels.shape[-2:])} does not match network output "
+                f"{tuple(logits.shape[-2:])}"
+            )
+        if self.loss_config.kind == "malis":
+            value, host_grad = _host_loss_grad(
+                ops.download(logits), labels, self.loss_config, self.class_weights
+            )
+            grad = None if host_grad is None else ops.upload(host_grad)
+        else:
+            value, grad = ops.softmax_xent(logits, labels, self._cw)
+        if grad is None:
+            return value
+        backward(runner, values, argmax, grad, self._grads)
+        self._update(lr)
+        ops.queue.finish()
+        return value
+
+    def _update(self, lr: float) -> None:
+        cfg, ops = self.train_config, self.ops
+        self._step += 1
+        t = self._step
+        params = self._runner.params
+        for key in self._keys:
+            p, g = params[key], self._grads[key]
+            if cfg.optimizer == "adam":
+                b1, b2 = ADAM_BETAS
+                ops.adam(
+                    p,
+                    g,
+                    self._state[key, "exp_avg"],
+                    self._state[key, "exp_avg_sq"],
+                    b1=b1,
+                    b2=b2,
+                    eps=ADAM_EPS,
+                    wd=cfg.weight_decay,
+                    step_size=lr / (1 - b1**t),
+                    bc2_sqrt=(1 - b2**t) ** 0.5,
+                )
+            else:
+                ops.sgd(
+                    p,
+                    g,
+                    self._state[key, "momentum"],
+                    lr=lr,
+                    momentum=cfg.momentum,
+                    wd=cfg.weight_decay,
+                    first=not self._have_momentum,
+                )
+        self._have_momentum = True
+
+    def predict(self, images: np.ndarray) -> np.ndarray:
+        return self._runner.predict(images)
+
+    # ------------------------------------------------------------------ state
+    def weights(self) -> dict[str, np.ndarray]:
+        return {k: self.ops.download(self._runner.params[k]) for k in self._keys}
+
+    def optimizer_state(self) -> dict[str, np.ndarray]:
+        """Backend-neutral state: ``<key>/exp_avg``... and ``step`` (torch's names)."""
+        out: dict[str, np.ndarray] = {}
+        if self._step > 0 or self._have_momentum:
+            for (key, name), buf in self._state.items():
+                out[f"{key}/{name}"] = self.ops.download(buf)
+        # torch's SGD keeps no step counter, so its neutral state says 0
+        step = self._step if self.train_config.optimizer == "adam" else 0
+        out["step"] = np.asarray(step, np.int64)
+        return out
+
+    def load_optimizer_state(self, state: Mapping[str, np.ndarray]) -> None:
+        import pyopencl as cl
+
+        self._step = int(np.asarray(state.get("step", 0)))
+        for (key, name), buf in self._state.items():
+            value = state.get(f"{key}/{name}")
+            if value is None:
+                cl.enqueue_fill_buffer(self.ops.queue, buf.buf, np.float32(0), 0, 4 * buf.size)
+                continue
+            host = np.ascontiguousarray(value, np.float32)
+            if host.shape != buf.shape:
+                raise ValueError(f"optimizer state {key}/{name}: {host.shape} != {buf.shape}")
+            cl.enqueue_copy(self.ops.queue, buf.buf, host, is_blocking=True)
+        self._have_momentum = all(f"{k}/momentum" in state for k in self._keys)
+
+    def _tensor(self, key: str) -> Tensor:  # for tests/debugging
+        return self._runner.params[key]

@@ -1,0 +1,84 @@
+/* Valid dilated convolution, register blocked for CPU devices.
+ *
+ * Compile-time: C_IN, K (kernel edge), DIL (dilation), KB (output channels per
+ * work-item), RB (output rows per work-item). Each work-item computes a
+ * KB x RB block of float16 vectors along x, so every input vector loaded is
+ * reused KB times and every weight RB * 16 times (cpu-performance-notes §4).
+ * Global (ceil(Wo/16), ceil(Ho/RB), N*O/KB); local (1, 1, L) keeps the output
+ * channel blocks of the same pixels together so their input rows stay in cache.
+ * flags: FLAG_BIAS adds bias, FLAG_RELU fuses a ReLU, FLAG_ACCUM adds to out.
+ */
+#include "common.h"
+
+__kernel void conv_fw(__global const float *in, __global const float *w,
+                      __global const float *bias, __global float *out,
+                      const int Hi, const int Wi, const int Ho, const int Wo,
+                      const int O, const int flags) {
+    const int x0 = get_global_id(0) * 16;
+    const int y0 = get_global_id(1) * RB;
+    const int z = get_global_id(2);
+    const int nob = O / KB;
+    const int n = z / nob;
+    const int o0 = (z % nob) * KB;
+    const size_t plane = (size_t)Hi * Wi;
+    const int CKK = C_IN * K * K;
+
+    float16 acc[KB][RB];
+#pragma unroll
+    for (int kb = 0; kb < KB; ++kb) {
+        const float b0 = (flags & FLAG_BIAS) ? bias[o0 + kb] : 0.0f;
+#pragma unroll
+        for (int r = 0; r < RB; ++r) acc[kb][r] = (float16)(b0);
+    }
+    int yr[RB];
+    for (int r = 0; r < RB; ++r) yr[r] = min(y0 + r, Ho - 1);
+
+    __global const float *inb = in + (size_t)n * C_IN * plane + x0;
+    __global const float *wb = w + (size_t)o0 * CKK;
+    for (int c = 0; c < C_IN; ++c) {
+        __global const float *inc = inb + c * plane;
+        __global const float *wc = wb + c * K * K;
+        for (int ky = 0; ky < K; ++ky) {
+            __global const float *rows[RB];
+#pragma unroll
+            for (int r = 0; r < RB; ++r) rows[r] = inc + (size_t)(yr[r] + ky * DIL) * Wi;
+#pragma unroll
+            for (int kx = 0; kx < K; ++kx) {
+                float16 v[RB];
+#pragma unroll
+                for (int r = 0; r < RB; ++r) v[r] = vload16(0, rows[r] + kx * DIL);
+#pragma unroll
+                for (int kb = 0; kb < KB; ++kb) {
+                    const float16 wv = (float16)(wc[kb * CKK + ky * K + kx]);
+#pragma unroll
+                    for (int r = 0; r < RB; ++r) acc[kb][r] = fma(wv, v[r], acc[kb][r]);
+                }
+            }
+        }
+    }
+
+    const int nvalid = min(16, Wo - x0);
+#pragma unroll
+    for (int kb = 0; kb < KB; ++kb) {
+#pragma unroll
+        for (int r = 0; r < RB; ++r) {
+            if (y0 + r >= Ho) continue;
+            __global float *dst = out + (((size_t)n * O + o0 + kb) * Ho + y0 + r) * Wo + x0;
+            float16 val = acc[kb][r];
+            if (nvalid == 16) {
+                if (flags & FLAG_ACCUM) val += vload16(0, dst);
+                if (flags & FLAG_RELU) val = fmax(val, (float16)(0.0f));
+                vstore16(val, 0, dst);
+            } else {
+                float tmp[16];
+                vstore16(val, 0, tmp);
+                for (int i = 0; i < nvalid; ++i) {
+                    float t = tmp[i];
+                    if (flags & FLAG_ACCUM) t += dst[i];
+                    if (flags & FLAG_RELU) t = fmax(t, 0.0f);
+                    dst[i] = t;
+                }
+            }
+        }
+    }
+}
