@@ -81,8 +81,11 @@ def _sw_case(runs: int, batch: int = 64) -> dict:
         times.append(time.perf_counter() - tic)
     med = statistics.median(times)
     flops = graph.flops_per_pass(102) * batch
-    return {"arch": "sw", "preset": "paper", "backend": "torch-cpu", "batch": batch,
-            "px_per_s": batch / med, "mflop_per_px": flops / batch / 1e6, "gflops": flops / med / 1e9}
+    return {
+        "arch": "sw", "preset": "paper", "backend": "torch-cpu", "batch": batch,
+        "px_per_s": batch / med, "mflop_per_px": flops / batch / 1e6,
+        "gflops": flops / med / 1e9,
+    }
 
 
 def _peak_probe() -> dict:
@@ -141,11 +144,16 @@ def main() -> None:
               "peak": peak, "sw": sw, "rows": rows}
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "forward.json").write_text(json.dumps(report, indent=2))
-    lines = [f"Machine: {report['machine']}; matmul probe "
-             f"{peak.get('matmul_2048_gflops', float('nan')):.0f} GFLOP/s; SW paper net "
-             f"{sw.get('px_per_s', float('nan')):.0f} labels/s", "",
-             "| net | backend | in→out | ms | kpx/s | MFLOP/px | GFLOP/s | ×SW | peak RSS MB "
-             "| paper W9100 / GTX980 / i7 kpx/s |", "|---|---|---|---|---|---|---|---|---|---|"]
+    header = (
+        "| net | backend | in->out | ms | kpx/s | MFLOP/px | GFLOP/s | speed-up vs SW "
+        "| peak RSS MB | paper W9100 / GTX980 / i7 kpx/s |"
+    )
+    summary = (
+        f"Machine: {report['machine']}; matmul probe "
+        f"{peak.get('matmul_2048_gflops', float('nan')):.0f} GFLOP/s; SW paper net "
+        f"{sw.get('px_per_s', float('nan')):.0f} labels/s"
+    )
+    lines = [summary, "", header, "|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         if "error" in r:
             lines.append(f"| error | | | | | | | | | {r['error']} |")
@@ -156,7 +164,7 @@ def main() -> None:
             f"| {r['arch']} {r['preset']} | {r['backend']} | {r['input']}→{r['output']} | "
             f"{r['ms']:.0f} | {r['px_per_s'] / 1e3:.1f} | {r['mflop_per_px']:.2f} | "
             f"{r['gflops']:.0f} | {ratio:.0f} | {r['peak_rss_mb']:.0f} | "
-            f"{' / '.join('–' if v is None else str(v) for v in paper)} |")
+            f"{' / '.join('-' if v is None else str(v) for v in paper)} |")
     (RESULTS / "forward.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
 

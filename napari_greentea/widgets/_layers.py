@@ -1,0 +1,141 @@
+"""Adapters between napari layers and the core's arrays.
+
+* labels layers are linked to their image through
+  ``metadata["greentea_image"]`` (the image layer's name), which lets
+  several image/labels pairs form one training set;
+* :class:`ClassView` shows one class of a (C, ...) zarr array as a lazy
+  array-like, so a probability layer reads only what napari slices and
+  never goes through a cache that could hold not-yet-written (NaN) tiles.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from .._samples import CLASS_COLORS
+from ..sample import CLASS_NAMES
+
+LINK = "greentea_image"
+DEFAULT_CLASSES = tuple(CLASS_NAMES)
+
+
+def label_colormap(num_classes: int) -> Any:
+    """A fixed class -> colour map, so class 1 looks the same in every layer."""
+    from napari.utils.colormaps import DirectLabelColormap
+
+    colors: dict[int | None, Any] = {None: (0, 0, 0, 0), 0: (0, 0, 0, 0)}
+    for c in range(1, num_classes + 1):
+        colors[c] = CLASS_COLORS.get(c, (0.7, 0.7, 0.7, 1.0))
+    return DirectLabelColormap(color_dict=colors)
+
+
+def is_image(layer: Any) -> bool:
+    from napari.layers import Image
+
+    return isinstance(layer, Image)
+
+
+def layer_array(layer: Any) -> Any:
+    """The full-resolution array of a layer (level 0 of a multiscale one)."""
+    return layer.data[0] if getattr(layer, "multiscale", False) else layer.data
+
+
+def linked_labels(viewer: Any, image: Any) -> list[Any]:
+    """Labels layers painted for ``image`` (metadata link)."""
+    from napari.layers import Labels
+
+    return [
+        lyr for lyr in viewer.layers
+        if isinstance(lyr, Labels) and lyr.metadata.get(LINK) == image.name
+    ]
+
+
+def class_names_of(layer: Any) -> tuple[str, ...]:
+    names = layer.metadata.get("class_names") or DEFAULT_CLASSES
+    return tuple(str(n) for n in names)
+
+
+def training_pairs(viewer: Any, image: Any) -> tuple[list[Any], tuple[str, ...]]:
+    """All linked (image, labels) pairs in the viewer, ``image``'s first.
+
+    Raises ``ValueError`` with an actionable message when ``image`` is
+    missing or has no labels layer; shape/content problems are left to the
+    core's ``check_pairs`` so its messages reach the user unchanged.
+    """
+    from ..train import LabeledImage
+
+    if image is None:
+        raise ValueError("no image selected: open an image (or a sample) first")
+    if getattr(image, "rgb", False):
+        raise ValueError(
+            f"image {image.name!r} is RGB; convert it to a single grey channel first "
+            "(Layers > Convert > Split RGB)"
+        )
+    images = [image] + [lyr for lyr in viewer.layers if is_image(lyr) and lyr is not image]
+    pairs, names = [], None
+    for img in images:
+        for lab in linked_labels(viewer, img):
+            # copy the labels: painting may continue while the trainer reads them
+            pairs.append(LabeledImage(np.asarray(layer_array(img)), np.array(lab.data)))
+            names = names or class_names_of(lab)
+    if not any(linked_labels(viewer, image)):
+        raise ValueError(
+            f"no labels layer is linked to image {image.name!r}: use Annotate > "
+            "'New labels layer' and paint a few strokes of each class"
+        )
+    return pairs, names or DEFAULT_CLASSES
+
+
+def view_focus(viewer: Any, layer: Any) -> tuple[float, ...]:
+    """The data coordinates (of ``layer``) at the centre of the view."""
+    world = list(viewer.dims.point)
+    world[-2:] = list(viewer.camera.center[-2:])
+    return tuple(float(v) for v in layer.world_to_data(world))
+
+
+def view_crop(viewer: Any, layer: Any, cap: int = 512, margin: int = 32) -> tuple[Any, ...]:
+    """(z, (y0, y1), (x0, x1)) of the part of ``layer`` in view, capped to ``cap``.
+
+    Uses the layer's public ``corner_pixels`` (the data-space box napari
+    draws) plus a margin, centred on the view when larger than ``cap``.
+    """
+    shape = layer_array(layer).shape
+    corners = np.asarray(layer.corner_pixels)
+    focus = view_focus(viewer, layer)
+    z = None
+    if len(shape) == 3:
+        z = int(np.clip(round(focus[0]), 0, shape[0] - 1))
+    spans = []
+    for axis in (-2, -1):
+        size = shape[axis]
+        lo, hi = int(corners[0, axis]) - margin, int(corners[1, axis]) + 1 + margin
+        if hi - lo > cap or hi <= lo:
+            centre = int(np.clip(focus[axis], 0, size - 1))
+            lo, hi = centre - cap // 2, centre + cap // 2
+        lo, hi = max(lo, 0), min(hi, size)
+        spans.append((lo, max(hi, lo + 1)))
+    return z, spans[0], spans[1]
+
+
+class ClassView:
+    """Class ``c`` of a (C, ...) array as an array-like napari can slice."""
+
+    def __init__(self, array: Any, c: int, step: int = 1) -> None:
+        self.array, self.c, self.step = array, c, step
+        shape = tuple(array.shape[1:])
+        self.shape = (*shape[:-2], *(-(-s // step) for s in shape[-2:]))
+        self.dtype = np.dtype(array.dtype)
+        self.ndim = len(self.shape)
+        self.size = int(np.prod(self.shape))
+
+    def __len__(self) -> int:
+        return self.shape[0]
+
+    def __getitem__(self, key: Any) -> np.ndarray:
+        return np.asarray(self.array[(self.c, *np.index_exp[key])])
+
+    def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
+        out = np.asarray(self.array[self.c])
+        return out if dtype is None else out.astype(dtype)

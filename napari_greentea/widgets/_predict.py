@@ -1,0 +1,259 @@
+"""Predict: stream a tiled prediction into zarr, shown at once, view first.
+
+The probability layers are backed by the zarr sink (plus coarse in-memory
+levels for huge images) and refreshed at most 4 times a second while the
+worker fills blocks nearest the camera first.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+from magicgui.widgets import (
+    ComboBox,
+    Container,
+    FloatSpinBox,
+    Label,
+    LineEdit,
+    PushButton,
+    SpinBox,
+    create_widget,
+)
+
+from . import _session
+from ._backend_picker import BackendPicker
+from ._layers import ClassView, label_colormap, layer_array, view_focus
+from ._stream import BlockQueue, Pyramid, stream_blocks
+
+if TYPE_CHECKING:
+    import napari
+
+COLORMAPS = ("magenta", "green", "cyan", "yellow", "blue", "red")
+
+
+class PredictWidget(Container):
+    """Predict / cancel / resume, segment and export the probability map."""
+
+    def __init__(self, viewer: napari.viewer.Viewer) -> None:
+        super().__init__()
+        from qtpy.QtCore import QTimer
+
+        self._viewer = viewer
+        self._image_combo = create_widget(annotation="napari.layers.Image", label="image")
+        self._block_spin = SpinBox(value=256, min=32, max=4096, step=32, label="block")
+        self._output_edit = LineEdit(value="", label="output .zarr",
+                                     tooltip="empty: a temporary folder")
+        self._backend_picker = BackendPicker(label="backend")
+        self._predict_button = PushButton(text="Predict")
+        self._cancel_button = PushButton(text="Cancel")
+        self._resume_button = PushButton(text="Resume")
+        self._class_names: list[str] = []
+        self._class_combo = ComboBox(choices=self._class_choices, label="segment class")
+        self._threshold_spin = FloatSpinBox(value=0.5, min=0.0, max=1.0, step=0.05,
+                                            label="threshold")
+        self._segment_button = PushButton(text="Segment")
+        self._export_button = PushButton(text="Export…")
+        self._load_button = PushButton(text="Load checkpoint…")
+        self._status_label = Label(value="")
+        self.extend([self._image_combo, self._block_spin, self._output_edit, self._backend_picker,
+                     self._load_button,
+                     Container(layout="horizontal", labels=False, widgets=[
+                         self._predict_button, self._cancel_button, self._resume_button]),
+                     self._class_combo, self._threshold_spin,
+                     Container(layout="horizontal", labels=False, widgets=[
+                         self._segment_button, self._export_button]),
+                     self._status_label])
+        viewer.layers.events.inserted.connect(self.reset_choices)  # docked or not
+        viewer.layers.events.removed.connect(self.reset_choices)
+        self.checkpoint: Any = None
+        self.job: Any = None
+        self.queue: BlockQueue | None = None
+        self.worker: Any = None
+        self.layers: list[Any] = []
+        self.refresh_count = 0
+        self._dirty = False
+        self._timer = QTimer()
+        self._timer.setInterval(250)  # throttle: at most 4 layer refreshes a second
+        self._timer.timeout.connect(self._refresh)
+        for button, slot in ((self._predict_button, self._on_predict_clicked),
+                             (self._cancel_button, self._on_cancel_clicked),
+                             (self._resume_button, self._on_resume_clicked),
+                             (self._segment_button, self._on_segment_clicked),
+                             (self._export_button, self._on_export_clicked),
+                             (self._load_button, self._on_load_clicked)):
+            button.changed.connect(slot)
+        viewer.camera.events.center.connect(self._on_view_changed)
+        viewer.dims.events.point.connect(self._on_view_changed)
+
+    # ------------------------------------------------------------ model
+    def _class_choices(self, widget: Any = None) -> list[tuple[str, int]]:
+        return [(n, c) for c, n in enumerate(self._class_names)]
+
+    def _model(self) -> Any:
+        return self.checkpoint or _session.latest(self._viewer)
+
+    def _load(self, path: str) -> Any:
+        from ..checkpoint import Checkpoint
+
+        self.checkpoint = Checkpoint.load(path)
+        self._status_label.value = f"model: {Path(path).name}"
+        return self.checkpoint
+
+    def _on_load_clicked(self) -> None:
+        from qtpy.QtWidgets import QFileDialog
+
+        path, _ = QFileDialog.getOpenFileName(self.native, "Load checkpoint", "", "*.npz")
+        if path:
+            self._load(path)
+
+    # ------------------------------------------------------------ predict
+    def _on_predict_clicked(self) -> Any:
+        from napari.utils.notifications import show_error
+
+        from ..backend import get_backend
+        from ..models import dense_graph
+        from ..predict import PredictionJob
+
+        image, ckpt = self._image_combo.value, self._model()
+        if image is None or ckpt is None:
+            show_error("need an image layer and a model (train one or load a checkpoint)")
+            return None
+        if self.worker is not None:
+            show_error("a prediction is already running; cancel it first")
+            return None
+        try:
+            graph = dense_graph(ckpt.spec)
+            predictor = get_backend(self._backend_picker.backend).build(graph, ckpt.weights)
+            out = self._output_edit.value or Path(tempfile.mkdtemp(prefix="greentea-")) / "p.zarr"
+            self.job = PredictionJob(predictor, graph, layer_array(image),
+                                     block=self._block_spin.value, output=out,
+                                     preprocess=ckpt.preprocess)
+        except (ValueError, RuntimeError, OSError) as err:
+            show_error(f"cannot predict: {err}")
+            return None
+        names = list(ckpt.class_names) or [f"class {c + 1}" for c in range(graph.num_classes)]
+        self._class_names = names
+        self._class_combo.reset_choices()
+        self._class_combo.value = len(names) - 1
+        self.pyramid = Pyramid(self.job.prob, self.job.geometry.block)
+        for layer in self.layers:
+            if layer in self._viewer.layers:
+                self._viewer.layers.remove(layer)
+        self.layers = [self._add_layer(image, names[c], c) for c in range(graph.num_classes)]
+        self._viewer.layers.selection.active = image
+        return self._start(self.job.blocks)
+
+    def _add_layer(self, image: Any, name: str, c: int) -> Any:
+        data = [ClassView(self.job.prob, c)]
+        data += [level[c] for level in self.pyramid.levels]
+        return self._viewer.add_image(
+            data if len(data) > 1 else data[0], multiscale=len(data) > 1,
+            name=f"{image.name} {name} probability", colormap=COLORMAPS[c % len(COLORMAPS)],
+            contrast_limits=(0.0, 1.0), blending="additive", opacity=0.6,
+            scale=image.scale, translate=image.translate, visible=c == 0)
+
+    def _start(self, blocks: list[Any]) -> Any:
+        from napari.qt.threading import create_worker
+
+        self.queue = BlockQueue(blocks)
+        self._on_view_changed()
+        self.worker = create_worker(stream_blocks, self.job, self.queue, self.pyramid,
+                                    _progress={"total": len(blocks), "desc": "Predicting"})
+        self.worker.yielded.connect(self._on_block)
+        self.worker.finished.connect(self._on_finished)
+        self.worker.start()
+        self._timer.start()
+        return self.worker
+
+    def _on_view_changed(self, event: Any = None) -> None:
+        image = self._image_combo.value
+        if self.queue is None or image is None:
+            return
+        focus = view_focus(self._viewer, image)
+        self.queue.set_focus(focus[0] if len(focus) == 3 else None, focus[-2], focus[-1])
+
+    def _on_block(self, event: Any) -> None:
+        self._dirty = True
+        self._status_label.value = f"block {event.done}/{event.total}"
+
+    def _refresh(self) -> None:
+        if self._dirty:
+            self._dirty = False
+            for layer in self.layers:
+                layer.refresh()
+            self.refresh_count += 1
+
+    def _on_finished(self) -> None:
+        self._timer.stop()
+        self._refresh()
+        self.worker = None
+        if self.queue is not None and self.queue.cancelled:
+            self._status_label.value = f"cancelled; {len(self.queue)} blocks left (Resume)"
+
+    def _on_cancel_clicked(self) -> None:
+        if self.queue is not None:
+            self.queue.cancelled = True
+
+    def _on_resume_clicked(self) -> Any:
+        if self.job is None or self.worker is not None:
+            return None
+        return self._start(self.job.pending())  # finished tiles are never recomputed
+
+    # ------------------------------------------------------------ segment / export
+    def _on_segment_clicked(self) -> Any:
+        from napari.qt.threading import create_worker
+
+        if self.job is None:
+            return None
+        c, t = self._class_combo.value or 0, self._threshold_spin.value
+        worker = create_worker(_segment, self.job.prob, c, t)
+        worker.returned.connect(self._show_segmentation)
+        worker.start()
+        return worker
+
+    def _show_segmentation(self, labels: np.ndarray) -> None:
+        image = self._image_combo.value
+        layer = self._viewer.add_labels(labels, name=f"{image.name} segmentation",
+                                        scale=image.scale, translate=image.translate)
+        layer.colormap = label_colormap(1) if labels.max() == 1 else layer.colormap
+
+    def _on_export_clicked(self) -> None:
+        from qtpy.QtWidgets import QFileDialog
+
+        path, _ = QFileDialog.getSaveFileName(self.native, "Export probabilities",
+                                              "probability.tif", "TIFF (*.tif);;zarr (*.zarr)")
+        if path:
+            self._export(path)
+
+    def _export(self, path: str) -> Any:
+        from napari.qt.threading import create_worker
+
+        if self.job is None:
+            return None
+        worker = create_worker(_export, self.job.prob, path)
+        worker.start()
+        return worker
+
+
+def _segment(prob: Any, c: int, threshold: float) -> np.ndarray:
+    """Worker thread: threshold class ``c`` and label connected components."""
+    from skimage.measure import label
+
+    return label(np.asarray(prob[c]) > threshold).astype(np.uint32)
+
+
+def _export(prob: Any, path: str) -> Path:
+    """Worker thread: TIFF (float32) or zarr copy of the probabilities."""
+    import zarr
+
+    from ..io import write_tiff
+
+    if str(path).endswith(".zarr"):
+        out = zarr.create_array(str(path), shape=prob.shape, chunks=prob.chunks,
+                                dtype=prob.dtype, overwrite=True)
+        out[...] = prob[...]
+        return Path(path)
+    return write_tiff(path, prob[...])

@@ -1,0 +1,78 @@
+"""Live preview: predict the region in view with the model being trained.
+
+A QTimer on the main thread *requests* a preview every few seconds; the
+crop is read and predicted in a FunctionWorker, and only the finished
+probability map is handed back to the main thread to update one layer.
+At most one preview is in flight, so a slow backend never queues work.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from ._layers import layer_array, view_crop
+
+PREVIEW_LAYER = "live prediction"
+
+
+class LivePreview:
+    """Periodic view-crop prediction into the ``live prediction`` layer."""
+
+    def __init__(self, viewer: Any, image: Callable[[], Any], trainer: Callable[[], Any],
+                 interval_ms: int = 3000) -> None:
+        from qtpy.QtCore import QTimer
+
+        self.viewer, self._image, self._trainer = viewer, image, trainer
+        self.enabled = True
+        self.worker: Any = None
+        self.count = 0
+        self.timer = QTimer()
+        self.timer.setInterval(interval_ms)
+        self.timer.timeout.connect(self.request)
+
+    def request(self) -> None:
+        from napari.qt.threading import create_worker
+
+        image, trainer = self._image(), self._trainer()
+        if not self.enabled or trainer is None or image is None or self.worker is not None:
+            return
+        z, ys, xs = view_crop(self.viewer, image)
+        self.worker = create_worker(_predict_crop, trainer, layer_array(image), z, ys, xs)
+        self.worker.returned.connect(self._show)
+        self.worker.finished.connect(self._done)
+        self.worker.start()
+
+    def _done(self) -> None:
+        self.worker = None
+
+    def _show(self, result: tuple[np.ndarray, tuple[int, ...]]) -> None:
+        prob, offset = result
+        image = self._image()
+        if image is None:
+            return
+        translate = np.asarray(image.translate) + np.asarray(offset) * np.asarray(image.scale)
+        if PREVIEW_LAYER in self.viewer.layers:
+            layer = self.viewer.layers[PREVIEW_LAYER]
+            layer.data, layer.translate, layer.scale = prob, translate, image.scale
+        else:
+            self.viewer.add_image(prob, name=PREVIEW_LAYER, colormap="magenta", opacity=0.8,
+                                  blending="additive", contrast_limits=(0, 1),
+                                  translate=translate,
+                                  scale=image.scale)
+            self.viewer.layers.selection.active = image
+        self.count += 1
+
+
+def _predict_crop(trainer: Any, data: Any, z: int | None, ys: tuple[int, int],
+                  xs: tuple[int, int]) -> tuple[np.ndarray, tuple[int, ...]]:
+    """Worker thread: class-1 probability of the crop and its data offset."""
+    from ..predict import predict_image
+
+    crop = np.asarray(data[(*(() if z is None else (z,)), slice(*ys), slice(*xs))])
+    prob = predict_image(trainer.predict, trainer.graph, crop, preprocess=trainer.preprocess)
+    if z is None:
+        return prob[0], (ys[0], xs[0])
+    return prob[0][None], (z, ys[0], xs[0])

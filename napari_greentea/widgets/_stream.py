@@ -1,0 +1,120 @@
+"""View-first streaming of a :class:`~napari_greentea.predict.PredictionJob`.
+
+Pure numpy/threading (no Qt): the Predict widget runs :func:`stream_blocks`
+in a worker thread and moves :meth:`BlockQueue.set_focus` with the camera,
+so the next block predicted is always the pending one nearest the view.
+
+The loop re-implements the body of ``predict.predict_blocks`` because that
+function materialises its ``blocks`` iterable with ``list()`` before the
+first block, which would freeze the order at start; it reuses the core's
+``read_window``/``slice_stats`` so the numbers are identical.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from typing import Any
+
+import numpy as np
+
+from ..config import PreprocessConfig
+from ..events import BlockWritten
+from ..predict import mark_complete, predict_blocks, read_window
+from ..preprocess import slice_stats
+
+#: z distance counts like this many pixels, so the visible slice comes first.
+Z_WEIGHT = 1e6
+
+
+class BlockQueue:
+    """Thread-safe set of pending blocks, popped nearest-to-focus first."""
+
+    def __init__(self, blocks: list[Any]) -> None:
+        self.blocks = list(blocks)
+        self._centres = np.array(
+            [(-1 if b.z is None else b.z, sum(b.y) / 2, sum(b.x) / 2) for b in self.blocks],
+            float,
+        ).reshape(-1, 3)
+        self._pending = np.ones(len(self.blocks), bool)
+        self._focus = np.zeros(3)
+        self._lock = threading.Lock()
+        self.cancelled = False
+
+    def __len__(self) -> int:
+        return int(self._pending.sum())
+
+    def set_focus(self, z: float | None, y: float, x: float) -> None:
+        with self._lock:
+            self._focus = np.array([-1 if z is None else z, y, x], float)
+
+    def pop(self) -> Any:
+        """The pending block nearest the focus, or None when empty/cancelled."""
+        with self._lock:
+            if self.cancelled or not self._pending.any():
+                return None
+            d = self._centres - self._focus
+            dist = Z_WEIGHT * np.abs(d[:, 0]) + np.hypot(d[:, 1], d[:, 2])
+            dist[~self._pending] = np.inf
+            i = int(np.argmin(dist))
+            self._pending[i] = False
+            return self.blocks[i]
+
+
+class Pyramid:
+    """Coarse in-memory copies of the probabilities, filled block by block.
+
+    A single-scale layer of a huge image makes napari read the whole plane
+    on every refresh; with these levels it reads only a screen's worth.
+    """
+
+    def __init__(self, prob: Any, block: int, max_edge: int = 2048) -> None:
+        self.levels: list[np.ndarray] = []
+        self.steps: list[int] = []
+        shape = prob.shape
+        step = 4
+        while max(shape[-2:]) // (step // 4) > max_edge and block % step == 0:
+            coarse = (*shape[:-2], -(-shape[-2] // step), -(-shape[-1] // step))
+            self.levels.append(np.full(coarse, np.nan, np.float32))
+            self.steps.append(step)
+            step *= 4
+
+    def update(self, z: int | None, y0: int, x0: int, values: np.ndarray) -> None:
+        zsel = () if z is None else (z,)
+        for step, level in zip(self.steps, self.levels, strict=True):
+            sub = values[:, ::step, ::step]
+            ys, xs = y0 // step, x0 // step
+            level[(slice(None), *zsel, slice(ys, ys + sub.shape[1]),
+                   slice(xs, xs + sub.shape[2]))] = sub
+
+
+def stream_blocks(job: Any, queue: BlockQueue, pyramid: Pyramid | None = None,
+                  ) -> Iterator[BlockWritten]:
+    """Predict blocks in the order ``queue`` hands them out; yield one event each."""
+    pre = job.preprocess or PreprocessConfig()
+    geo = job.geometry
+    total, done, norms = len(queue), 0, {}
+    while (blk := queue.pop()) is not None:
+        zsel = () if blk.z is None else (blk.z,)
+        h, w = blk.y[1] - blk.y[0], blk.x[1] - blk.x[0]
+        if pre.clahe:  # CLAHE needs whole slices: let the core do it
+            next(iter(predict_blocks(job.predictor, job.image, job.prob, [blk], geo,
+                                     preprocess=pre, done=job.done, dtype=job.dtype)))
+            out = np.asarray(job.prob[(slice(None), *zsel, slice(*blk.y), slice(*blk.x))])
+        else:
+            if blk.z not in norms:
+                norms = {blk.z: slice_stats(job.image, blk.z, pre)}
+            plane = job.image if blk.z is None else job.image[blk.z]
+            window = norms[blk.z].apply(
+                read_window(plane, blk.y[0] - geo.lo, blk.x[0] - geo.lo, geo.net_input))
+            out = job.predictor(window[None, None])[0][:, :h, :w]
+            if job.dtype == "uint8":
+                out = np.rint(np.clip(out, 0, 1) * 255).astype(np.uint8)
+            job.prob[(slice(None), *zsel, slice(*blk.y), slice(*blk.x))] = out
+            job.done[(*zsel, *blk.grid)] = 1
+        if pyramid is not None:
+            pyramid.update(blk.z, blk.y[0], blk.x[0], np.asarray(out, np.float32))
+        done += 1
+        yield BlockWritten(blk.index, done, total, blk.z, blk.y, blk.x)
+    if not queue.cancelled and len(queue) == 0:
+        mark_complete(job.prob, not job.pending())

@@ -1,0 +1,262 @@
+"""Train: read a config, run ``Trainer.run()`` in a worker, show its events.
+
+The live preview asks (QTimer, main thread) for a prediction of the region
+in view every few seconds; the prediction itself runs in a separate
+FunctionWorker so the GUI never waits for the network.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from magicgui.widgets import (
+    CheckBox,
+    ComboBox,
+    Container,
+    FloatSpinBox,
+    Label,
+    PushButton,
+    SpinBox,
+    create_widget,
+)
+
+from ..events import IterationDone, TrainingFinished, TrainingStarted, TrainingStopped
+from . import _session
+from ._backend_picker import BackendPicker
+from ._layers import training_pairs
+from ._preview import PREVIEW_LAYER, LivePreview
+
+if TYPE_CHECKING:
+    import napari
+
+ARCHS = [("U-Net", "u"), ("USK-Net", "usk"), ("SK-Net", "sk"), ("SW-Net", "sw")]
+__all__ = ["PREVIEW_LAYER", "TrainWidget"]
+
+
+class TrainWidget(Container):
+    """Architecture, loss, backend, schedule; Start/Pause/Stop/Resume; save/load."""
+
+    def __init__(self, viewer: napari.viewer.Viewer) -> None:
+        super().__init__()
+
+        from ._loss_plot import LossPlot
+
+        self._viewer = viewer
+        self._image_combo = create_widget(annotation="napari.layers.Image", label="image")
+        self._arch_combo = ComboBox(choices=ARCHS, value="u", label="architecture")
+        self._preset_combo = ComboBox(choices=["interactive", "paper"], label="preset")
+        self._fmaps_spin = SpinBox(value=16, min=1, max=1024, label="fmaps",
+                                   tooltip="U/USK: base feature maps; SW/SK: first stage")
+        self._depth_spin = SpinBox(value=2, min=1, max=6, label="depth (U)")
+        self._loss_combo = ComboBox(choices=["softmax", "malis"], label="loss")
+        self._balance_combo = ComboBox(choices=["none", "histeq", "weights"],
+                                       value="histeq", label="class balance")
+        self._backend_picker = BackendPicker(label="backend")
+        self._iter_spin = SpinBox(value=500, min=1, max=10_000_000, label="iterations")
+        self._lr_spin = FloatSpinBox(value=1e-3, min=1e-6, max=1.0, step=1e-4, label="lr")
+        self._preview_check = CheckBox(value=True, text="live preview of the view")
+        self._start_button, self._pause_button = PushButton(text="Start"), PushButton(text="Pause")
+        self._stop_button, self._resume_button = PushButton(text="Stop"), PushButton(text="Resume")
+        self._save_button = PushButton(text="Save checkpoint…")
+        self._load_button = PushButton(text="Load checkpoint…")
+        self._status_label = Label(value="idle")
+        buttons = Container(layout="horizontal", labels=False, widgets=[
+            self._start_button, self._pause_button, self._stop_button, self._resume_button])
+        files = Container(layout="horizontal", labels=False,
+                          widgets=[self._save_button, self._load_button])
+        self.extend([self._image_combo, self._arch_combo, self._preset_combo, self._fmaps_spin,
+                     self._depth_spin, self._loss_combo, self._balance_combo,
+                     self._backend_picker, self._iter_spin, self._lr_spin, self._preview_check,
+                     buttons, files, self._status_label])
+        self.loss_plot = LossPlot()
+        self.native.layout().addWidget(self.loss_plot)
+        viewer.layers.events.inserted.connect(self.reset_choices)  # docked or not
+        viewer.layers.events.removed.connect(self.reset_choices)
+        self.trainer: Any = None
+        self._stop_requested = False
+        self.worker: Any = None
+        self.checkpoint: Any = None
+        self.preview = LivePreview(viewer, lambda: self._image_combo.value, lambda: self.trainer)
+        self._preview_check.changed.connect(self._on_preview_toggled)
+        for button, slot in ((self._start_button, self._on_start_clicked),
+                             (self._pause_button, self._on_pause_clicked),
+                             (self._stop_button, self._on_stop_clicked),
+                             (self._resume_button, self._on_resume_clicked),
+                             (self._save_button, self._on_save_clicked),
+                             (self._load_button, self._on_load_clicked)):
+            button.changed.connect(slot)
+        self._arch_combo.changed.connect(self._on_arch_changed)
+        self._preset_combo.changed.connect(self._on_arch_changed)
+        self._on_arch_changed()
+
+    # ------------------------------------------------------------ config
+    def _on_arch_changed(self) -> None:
+        from ..models import preset
+
+        spec = preset(self._arch_combo.value, self._preset_combo.value)
+        kind = spec.kind
+        self._fmaps_spin.value = spec.base_fmaps if kind in ("u", "usk") else spec.fmaps[0]
+        self._depth_spin.value = spec.depth
+        self._depth_spin.enabled = kind == "u"
+
+    def _read_config(self) -> dict[str, Any]:
+        from ..config import LossConfig, TrainConfig
+        from ..models import preset
+
+        kind, fmaps = self._arch_combo.value, self._fmaps_spin.value
+        base = preset(kind, self._preset_combo.value)
+        if kind == "u":
+            over = {"base_fmaps": fmaps, "depth": self._depth_spin.value}
+        elif kind == "usk":
+            over = {"base_fmaps": fmaps}
+        else:
+            over = {"fmaps": tuple(max(1, round(f * fmaps / base.fmaps[0])) for f in base.fmaps)}
+        return {
+            "spec": preset(kind, self._preset_combo.value, **over),
+            "train": TrainConfig(iterations=self._iter_spin.value, lr=self._lr_spin.value),
+            "loss": LossConfig(kind=self._loss_combo.value,
+                               class_balance=self._balance_combo.value),
+        }
+
+    # ------------------------------------------------------------ run
+    def _trainer_args(self, resume: Any = None) -> tuple[tuple[Any, ...], dict[str, Any]]:
+        """Validated Trainer arguments; raises ValueError with the core's message.
+
+        Only the cheap checks run here (main thread); building the Trainer
+        (preprocessing, backend start-up) happens in the worker.
+        """
+        from ..train import check_pairs
+
+        pairs, names = training_pairs(self._viewer, self._image_combo.value)
+        cfg = self._read_config()
+        backend = self._backend_picker.backend
+        if resume is not None:
+            target = self._iter_spin.value
+            target = target if target > resume.iteration else resume.iteration + target
+            train = (resume.train or cfg["train"]).replace(iterations=target)
+            check_pairs(pairs, resume.spec.num_classes)
+            return (resume.spec, pairs), {"train": train, "resume": resume, "backend": backend}
+        check_pairs(pairs, cfg["spec"].num_classes)
+        return (cfg["spec"], pairs), {"train": cfg["train"], "loss": cfg["loss"],
+                                      "class_names": names, "backend": backend}
+
+    def _run(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        """Worker thread: build the trainer, then relay its events."""
+        from ..train import Trainer
+
+        trainer = Trainer(*args, **kwargs)
+        self.trainer = trainer
+        if self._stop_requested:
+            trainer.stop()
+        yield from trainer.run()
+
+    def _start(self, resume: Any = None) -> bool:
+        from napari.qt.threading import create_worker
+        from napari.utils.notifications import show_error
+
+        if self.worker is not None:
+            show_error("training is already running; stop it first")
+            return False
+        try:
+            args, kwargs = self._trainer_args(resume)
+        except (ValueError, RuntimeError) as err:  # TrainingError, ImageError
+            show_error(f"cannot train: {err}")
+            return False
+        self.trainer, self._stop_requested = None, False
+        start = resume.iteration if resume is not None else 0
+        progress = {"total": kwargs["train"].iterations - start, "desc": "Training"}
+        self.worker = create_worker(self._run, args, kwargs, _progress=progress)
+        self.worker.yielded.connect(self._on_event)
+        self.worker.finished.connect(self._on_finished)
+        self.worker.start()
+        self.preview.timer.start()
+        return True
+
+    def _on_preview_toggled(self) -> None:
+        self.preview.enabled = self._preview_check.value
+
+    def _on_start_clicked(self) -> None:
+        if self._start():
+            self.loss_plot.clear()
+
+    def _on_pause_clicked(self) -> None:
+        if self.trainer is not None:
+            self.trainer.pause()
+            self._status_label.value = f"paused at iteration {self.trainer.iteration}"
+
+    def _on_stop_clicked(self) -> None:
+        self._stop_requested = True  # honoured even before the trainer exists
+        if self.trainer is not None:
+            self.trainer.stop()
+
+    def _on_resume_clicked(self) -> None:
+        if self.worker is not None and self.trainer is not None:
+            self.trainer.resume()  # un-pause the running loop
+        elif self.checkpoint is not None:
+            self._start(resume=self.checkpoint)
+
+    def _on_event(self, event: Any) -> None:
+        match event:
+            case IterationDone(iteration=it, loss=loss, labels_per_second=lps):
+                self.loss_plot.add(it, loss)
+                self._status_label.value = f"iteration {it}  loss {loss:.4f}  {lps:,.0f} labels/s"
+            case TrainingStarted(total_iterations=n, start_iteration=s):
+                _session.publish(self._viewer, trainer=self.trainer)
+                self._status_label.value = f"training {s} → {n}"
+            case TrainingStopped(reason=reason):
+                self._status_label.value = f"stopped: {reason}"
+            case TrainingFinished(iteration=it):
+                self._status_label.value = f"finished at iteration {it}"
+
+    def _on_finished(self) -> None:
+        self.preview.timer.stop()
+        self.worker = None
+        if self.trainer is None:  # the Trainer failed to build; napari showed the error
+            return
+        self.checkpoint = self.trainer.checkpoint()
+        _session.publish(self._viewer, checkpoint=self.checkpoint)
+        self.preview.request()
+
+    # ------------------------------------------------------------ files
+    def _on_save_clicked(self) -> None:
+        from qtpy.QtWidgets import QFileDialog
+
+        path, _ = QFileDialog.getSaveFileName(self.native, "Save checkpoint", "model.npz",
+                                              "Greentea checkpoint (*.npz)")
+        if path:
+            self._save(path)
+
+    def _on_load_clicked(self) -> None:
+        from qtpy.QtWidgets import QFileDialog
+
+        path, _ = QFileDialog.getOpenFileName(self.native, "Load checkpoint", "",
+                                              "Greentea checkpoint (*.npz)")
+        if path:
+            self._load(path)
+
+    def _save(self, path: str) -> Any:
+        from napari.utils.notifications import show_error, show_info
+
+        ckpt = self.trainer.checkpoint() if self.trainer is not None else self.checkpoint
+        if ckpt is None:
+            show_error("nothing to save: train or load a model first")
+            return None
+        saved = ckpt.save(path)
+        show_info(f"saved checkpoint (iteration {ckpt.iteration}) to {saved}")
+        return saved
+
+    def _load(self, path: str) -> Any:
+        from napari.utils.notifications import show_error
+
+        from ..checkpoint import Checkpoint
+
+        try:
+            self.checkpoint = Checkpoint.load(path)
+        except (OSError, ValueError, KeyError) as err:
+            show_error(f"cannot load checkpoint {path}: {err}")
+            return None
+        _session.publish(self._viewer, checkpoint=self.checkpoint)
+        it = self.checkpoint.iteration
+        self._status_label.value = f"loaded {path} (iteration {it}); Resume continues"
+        return self.checkpoint
+

@@ -1,0 +1,86 @@
+"""Bad inputs give an error notification and leave every layer intact."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from napari_greentea.widgets._annotate import AnnotateWidget
+from napari_greentea.widgets._layers import LINK
+from napari_greentea.widgets._train import TrainWidget
+
+pytestmark = pytest.mark.gui
+
+
+def _snapshot(viewer):
+    return [(lyr.name, np.asarray(lyr.data).copy()) for lyr in viewer.layers]
+
+
+def _assert_same(viewer, snap):
+    assert [lyr.name for lyr in viewer.layers] == [name for name, _ in snap]
+    for lyr, (_, data) in zip(viewer.layers, snap):
+        np.testing.assert_array_equal(np.asarray(lyr.data), data)
+
+
+def test_no_image(make_napari_viewer, errors):
+    viewer = make_napari_viewer()
+    train = TrainWidget(viewer)
+    assert not train._start()
+    assert "no image" in errors[-1]
+    assert AnnotateWidget(viewer)._on_new_clicked() is None
+    assert len(viewer.layers) == 0
+
+
+def test_labels_of_another_shape(sample_viewer, errors):
+    sample_viewer.add_labels(np.ones((100, 100), np.uint8), name="wrong",
+                             metadata={LINK: "synthetic membranes"})
+    snap = _snapshot(sample_viewer)
+    assert not TrainWidget(sample_viewer)._start()
+    assert "shape" in errors[-1]
+    _assert_same(sample_viewer, snap)
+
+
+def test_no_labeled_pixels(sample_viewer, errors):
+    AnnotateWidget(sample_viewer)._on_new_clicked()
+    snap = _snapshot(sample_viewer)
+    assert not TrainWidget(sample_viewer)._start()
+    assert "no labeled pixels" in errors[-1]
+    _assert_same(sample_viewer, snap)
+
+
+def test_single_class(sample_viewer, errors):
+    layer = AnnotateWidget(sample_viewer)._on_new_clicked()
+    layer.data = np.pad(np.ones((5, 5), np.uint8), ((0, 251), (0, 251)))
+    assert not TrainWidget(sample_viewer)._start()
+    assert "only class 1" in errors[-1]
+
+
+def test_rgb_image(make_napari_viewer, errors):
+    viewer = make_napari_viewer()
+    viewer.add_image(np.zeros((64, 64, 3), np.uint8), name="rgb", rgb=True)
+    snap = _snapshot(viewer)
+    train = TrainWidget(viewer)
+    assert not train._start()
+    assert "RGB" in errors[-1]
+    assert AnnotateWidget(viewer)._on_new_clicked() is None
+    assert "RGB" in errors[-1]
+    _assert_same(viewer, snap)
+
+
+def test_predict_without_model(sample_viewer, errors):
+    from napari_greentea.widgets._predict import PredictWidget
+
+    assert PredictWidget(sample_viewer)._on_predict_clicked() is None
+    assert "model" in errors[-1]
+
+
+def test_training_while_running_is_refused(sample_viewer, errors, qtbot, paint_scribbles):
+    annotate, train = AnnotateWidget(sample_viewer), TrainWidget(sample_viewer)
+    train._preview_check.value = False
+    paint_scribbles(sample_viewer, annotate)
+    train._iter_spin.value = 100_000
+    assert train._start()
+    assert not train._start()
+    assert "already running" in errors[-1]
+    with qtbot.waitSignal(train.worker.finished, timeout=30_000):
+        train._on_stop_clicked()

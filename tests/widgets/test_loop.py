@@ -1,0 +1,150 @@
+"""The whole annotate -> train -> predict loop driven through the widgets."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from napari_greentea.sample import synthetic_membranes
+from napari_greentea.widgets._annotate import AnnotateWidget
+from napari_greentea.widgets._predict import PredictWidget
+from napari_greentea.widgets._train import PREVIEW_LAYER, TrainWidget
+
+pytestmark = pytest.mark.gui
+
+
+def _train(qtbot, train, iterations):
+    train._iter_spin.value = iterations
+    assert train._start()
+    with qtbot.waitSignal(train.worker.finished, timeout=120_000):
+        pass
+    qtbot.waitUntil(lambda: train.worker is None, timeout=5_000)
+
+
+def test_annotate_creates_linked_labels(sample_viewer):
+    annotate = AnnotateWidget(sample_viewer)
+    layer = annotate._on_new_clicked()
+    assert layer.name == "synthetic membranes labels"
+    assert layer.data.shape == (256, 256) and layer.mode == "paint"
+    assert layer.metadata["class_names"] == ["membrane", "cell"]
+    assert annotate._on_new_clicked() is layer  # second click re-uses, never duplicates
+    layer.data = np.pad(np.ones((10, 10), np.uint8), ((0, 246), (0, 246)))
+    assert annotate.counts() == {1: 100}
+    assert "membrane: 100" in annotate._counts_label.value
+    annotate._classes_edit.value = "edge, inside"
+    assert layer.metadata["class_names"] == ["edge", "inside"]
+
+
+def test_full_loop(sample_viewer, qtbot, tmp_path, paint_scribbles):
+    viewer = sample_viewer
+    annotate, train, predict = (AnnotateWidget(viewer), TrainWidget(viewer),
+                                PredictWidget(viewer))
+    paint_scribbles(viewer, annotate)
+    train.preview.timer.setInterval(500)  # several live previews within the short run
+    _train(qtbot, train, 60)
+    assert train.checkpoint.iteration == 60
+    assert len(train.loss_plot.points) >= 50
+    qtbot.waitUntil(lambda: train.preview.count >= 1, timeout=20_000)
+    assert viewer.layers[PREVIEW_LAYER].data.ndim == 2
+
+    # predict a held-out image, streamed in small blocks
+    held_img, held_gt = synthetic_membranes((256, 256), seed=7)
+    held = viewer.add_image(held_img, name="held out")
+    predict._image_combo.value = held
+    predict._block_spin.value = 32  # 64 blocks
+    predict._timer.setInterval(20)  # throttle faster than the default 4 Hz to count refreshes
+    predict._output_edit.value = str(tmp_path / "pred.zarr")
+    worker = predict._on_predict_clicked()
+    with qtbot.waitSignal(worker.finished, timeout=60_000):
+        pass
+    prob = np.asarray(predict.job.prob[...])
+    assert prob.shape == (2, 256, 256) and not np.isnan(prob).any()
+    assert [lyr.data.shape for lyr in predict.layers] == [(256, 256)] * 2
+    assert predict.refresh_count >= 2, "the layer should refresh while blocks stream in"
+    pred = prob.argmax(0) + 1
+    recall = [(pred[held_gt == c] == c).mean() for c in (1, 2)]
+    assert min(recall) > 0.6 and np.mean(recall) > 0.75, recall  # chance is 0.5
+
+    seg = predict._on_segment_clicked()
+    with qtbot.waitSignal(seg.finished, timeout=30_000):
+        pass
+    qtbot.waitUntil(lambda: "held out segmentation" in viewer.layers, timeout=5_000)
+    assert viewer.layers["held out segmentation"].data.max() > 5  # several cells
+
+    exp = predict._export(str(tmp_path / "p.tif"))
+    with qtbot.waitSignal(exp.finished, timeout=30_000):
+        pass
+    import tifffile
+
+    assert tifffile.imread(tmp_path / "p.tif").shape == (2, 256, 256)
+    saved = train._save(str(tmp_path / "model.npz"))
+    fresh = PredictWidget(viewer)
+    assert fresh._load(str(saved)).iteration == 60
+
+
+def test_stop_and_resume(sample_viewer, qtbot, paint_scribbles):
+    viewer = sample_viewer
+    annotate, train = AnnotateWidget(viewer), TrainWidget(viewer)
+    train._preview_check.value = False
+    paint_scribbles(viewer, annotate)
+    train._iter_spin.value = 100_000
+    assert train._start()
+    qtbot.waitUntil(lambda: train.trainer is not None and train.trainer.iteration >= 3,
+                    timeout=30_000)
+    train._on_pause_clicked()
+    paused_at = train.trainer.iteration
+    qtbot.wait(400)
+    assert train.trainer.iteration <= paused_at + 1
+    train._on_resume_clicked()  # un-pause
+    qtbot.waitUntil(lambda: train.trainer.iteration >= paused_at + 3, timeout=30_000)
+    with qtbot.waitSignal(train.worker.finished, timeout=30_000):
+        train._on_stop_clicked()
+    qtbot.waitUntil(lambda: train.worker is None, timeout=5_000)
+    stopped_at = train.checkpoint.iteration
+    assert 0 < stopped_at < 100_000
+    train._iter_spin.value = stopped_at + 5  # resume from the checkpoint to a new target
+    train._on_resume_clicked()
+    with qtbot.waitSignal(train.worker.finished, timeout=60_000):
+        pass
+    qtbot.waitUntil(lambda: train.worker is None, timeout=5_000)
+    assert train.checkpoint.iteration == stopped_at + 5
+
+
+def test_predict_cancel_and_resume(sample_viewer, qtbot, tmp_path, paint_scribbles):
+    viewer = sample_viewer
+    annotate, train, predict = (AnnotateWidget(viewer), TrainWidget(viewer),
+                                PredictWidget(viewer))
+    train._preview_check.value = False
+    paint_scribbles(viewer, annotate)
+    _train(qtbot, train, 5)
+    predict._block_spin.value = 32
+    predict._output_edit.value = str(tmp_path / "p.zarr")
+    worker = predict._on_predict_clicked()
+    n_blocks = len(predict.job.blocks)
+    with qtbot.waitSignal(worker.finished, timeout=60_000):
+        qtbot.waitUntil(lambda: len(predict.queue) < n_blocks - 2, timeout=30_000)
+        predict._on_cancel_clicked()
+    left = len(predict.job.pending())
+    assert 0 < left < n_blocks
+    written = {b.index for b in predict.job.blocks} - {b.index for b in predict.job.pending()}
+    first = next(b for b in predict.job.blocks if b.index in written)
+    before = np.asarray(predict.job.prob[0, slice(*first.y), slice(*first.x)]).copy()
+    worker = predict._on_resume_clicked()
+    assert len(predict.queue.blocks) == left  # only the missing tiles are queued
+    with qtbot.waitSignal(worker.finished, timeout=60_000):
+        pass
+    assert not predict.job.pending()
+    np.testing.assert_array_equal(
+        before, predict.job.prob[0, slice(*first.y), slice(*first.x)])
+
+
+def test_blocks_in_view_come_first(sample_viewer):
+    from napari_greentea.predict import plan_blocks
+    from napari_greentea.widgets._stream import BlockQueue
+
+    queue = BlockQueue(plan_blocks((1024, 1024), 128))
+    queue.set_focus(None, 900, 100)
+    first = queue.pop()
+    assert first.y == (896, 1024) and first.x == (0, 128)
+    queue.set_focus(None, 10, 1000)  # the camera moved: new region to the front
+    assert queue.pop().x == (896, 1024)
