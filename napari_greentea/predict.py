@@ -21,7 +21,7 @@ import logging
 import math
 import os
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence, Sized
 from dataclasses import dataclass
 from typing import Any
 
@@ -137,13 +137,14 @@ def predict_blocks(
     ``sink`` is any array-like of shape (C, [Z,] Y, X) supporting slice
     assignment (a zarr array whose chunks equal the block). ``done``
     (optional, shape ([Z,] ny, nx)) is set to 1 after each block is written
-    so an interrupted run can resume. ``blocks`` may be a lazy iterable
-    (the napari widget reorders it to follow the view).
+    so an interrupted run can resume. ``blocks`` is consumed lazily, one
+    block at a time, so a queue that reorders itself while running (the
+    napari widget follows the view) is honoured; ``total`` in the events is
+    its ``len()`` at the start when it has one.
     """
     preprocess = preprocess or PreprocessConfig()
     sources: dict[int | None, _SliceSource] = {}
-    blocks = list(blocks)
-    total = len(blocks)
+    total = len(blocks) if isinstance(blocks, Sized) else 0
     for n, blk in enumerate(blocks, start=1):
         if blk.z not in sources:
             sources.clear()  # one slice at a time keeps memory bounded

@@ -4,10 +4,8 @@ Pure numpy/threading (no Qt): the Predict widget runs :func:`stream_blocks`
 in a worker thread and moves :meth:`BlockQueue.set_focus` with the camera,
 so the next block predicted is always the pending one nearest the view.
 
-The loop re-implements the body of ``predict.predict_blocks`` because that
-function materialises its ``blocks`` iterable with ``list()`` before the
-first block, which would freeze the order at start; it reuses the core's
-``read_window``/``slice_stats`` so the numbers are identical.
+The block loop itself is the core's ``predict.predict_blocks``, which
+consumes the queue lazily, so the order follows the camera while it runs.
 """
 
 from __future__ import annotations
@@ -18,10 +16,8 @@ from typing import Any
 
 import numpy as np
 
-from ..config import PreprocessConfig
 from ..events import BlockWritten
-from ..predict import mark_complete, predict_blocks, read_window
-from ..preprocess import slice_stats
+from ..predict import mark_complete, predict_blocks
 
 #: z distance counts like this many pixels, so the visible slice comes first.
 Z_WEIGHT = 1e6
@@ -43,6 +39,10 @@ class BlockQueue:
 
     def __len__(self) -> int:
         return int(self._pending.sum())
+
+    def __iter__(self) -> Iterator[Any]:
+        while (blk := self.pop()) is not None:
+            yield blk
 
     def set_focus(self, z: float | None, y: float, x: float) -> None:
         with self._lock:
@@ -91,30 +91,12 @@ class Pyramid:
 def stream_blocks(job: Any, queue: BlockQueue, pyramid: Pyramid | None = None,
                   ) -> Iterator[BlockWritten]:
     """Predict blocks in the order ``queue`` hands them out; yield one event each."""
-    pre = job.preprocess or PreprocessConfig()
-    geo = job.geometry
-    total, done, norms = len(queue), 0, {}
-    while (blk := queue.pop()) is not None:
-        zsel = () if blk.z is None else (blk.z,)
-        h, w = blk.y[1] - blk.y[0], blk.x[1] - blk.x[0]
-        if pre.clahe:  # CLAHE needs whole slices: let the core do it
-            next(iter(predict_blocks(job.predictor, job.image, job.prob, [blk], geo,
-                                     preprocess=pre, done=job.done, dtype=job.dtype)))
-            out = np.asarray(job.prob[(slice(None), *zsel, slice(*blk.y), slice(*blk.x))])
-        else:
-            if blk.z not in norms:
-                norms = {blk.z: slice_stats(job.image, blk.z, pre)}
-            plane = job.image if blk.z is None else job.image[blk.z]
-            window = norms[blk.z].apply(
-                read_window(plane, blk.y[0] - geo.lo, blk.x[0] - geo.lo, geo.net_input))
-            out = job.predictor(window[None, None])[0][:, :h, :w]
-            if job.dtype == "uint8":
-                out = np.rint(np.clip(out, 0, 1) * 255).astype(np.uint8)
-            job.prob[(slice(None), *zsel, slice(*blk.y), slice(*blk.x))] = out
-            job.done[(*zsel, *blk.grid)] = 1
+    for event in predict_blocks(job.predictor, job.image, job.prob, queue, job.geometry,
+                                preprocess=job.preprocess, done=job.done, dtype=job.dtype):
         if pyramid is not None:
-            pyramid.update(blk.z, blk.y[0], blk.x[0], np.asarray(out, np.float32))
-        done += 1
-        yield BlockWritten(blk.index, done, total, blk.z, blk.y, blk.x)
+            zsel = () if event.z is None else (event.z,)
+            written = job.prob[(slice(None), *zsel, slice(*event.y), slice(*event.x))]
+            pyramid.update(event.z, event.y[0], event.x[0], np.asarray(written, np.float32))
+        yield event
     if not queue.cancelled and len(queue) == 0:
         mark_complete(job.prob, not job.pending())
