@@ -6,8 +6,9 @@ and ``opencl``; ``device`` picks a device within the backend (torch device
 string, or an OpenCL device index or name substring). ``GREENTEA_BACKEND``
 overrides ``auto``.
 
-The ``auto`` rule: torch CUDA/ROCm if present, else an OpenCL GPU, else
-torch-cpu (the faster CPU path as measured in benchmarks/, see README).
+The ``auto`` rule: torch CUDA/ROCm if present, else an OpenCL GPU, else the
+faster of torch-cpu and OpenCL-on-CPU as measured on this machine (once,
+cached; see ``_auto.py``), else whichever of the two is installed.
 Missing optional backends give an actionable message on first use rather
 than an ``ImportError`` at import time.
 """
@@ -120,7 +121,12 @@ def _auto_backend(device: str | None) -> Any:
     if _torch_missing() is None:
         from ._torch import TorchBackend
 
-        return TorchBackend("auto")
+        torch_backend = TorchBackend("auto")
+        if ok and torch_backend.name == "torch-cpu":
+            from ._auto import faster_cpu_backend
+
+            return faster_cpu_backend(torch_backend, OpenCLBackend(device))
+        return torch_backend
     if ok:
         from .opencl import OpenCLBackend
 

@@ -88,3 +88,25 @@ def test_opencl_missing_gives_actionable_message(monkeypatch):
     monkeypatch.setattr(backend_mod, "opencl_status", lambda: (False, reason))
     with pytest.raises(BackendUnavailable, match="pocl"):
         get_backend("opencl")
+
+
+def test_auto_cpu_tie_break_measures_once_and_caches(monkeypatch, tmp_path):
+    from types import SimpleNamespace
+
+    from napari_greentea.backend import _auto
+
+    monkeypatch.setenv("GREENTEA_CACHE_DIR", str(tmp_path))
+    calls = []
+
+    def fake_time(backend):
+        calls.append(backend.name)
+        return {"torch-cpu": 0.2, "opencl": 0.1}[backend.name]
+
+    monkeypatch.setattr(_auto, "_time_forward", fake_time)
+    info = SimpleNamespace(name="cpu0", driver="d1")
+    torch_b = SimpleNamespace(name="torch-cpu")
+    ocl_b = SimpleNamespace(name="opencl", device_info=lambda: info)
+    assert _auto.faster_cpu_backend(torch_b, ocl_b) is ocl_b
+    assert _auto.faster_cpu_backend(torch_b, ocl_b) is ocl_b
+    assert calls == ["torch-cpu", "opencl"]  # measured once, then read from the cache
+    assert (tmp_path / "auto-backend.json").exists()

@@ -1,0 +1,68 @@
+"""The ``auto`` rule's CPU tie-break: measure torch-cpu against OpenCL-on-CPU once.
+
+With no CUDA/ROCm GPU and no OpenCL GPU, ``auto`` picks whichever of
+torch-cpu and the OpenCL CPU device runs a fixed forward pass (interactive
+U-Net, 196 px input, 1 warm-up + median of 3) faster on *this* machine. The
+verdict is cached in ``$GREENTEA_CACHE_DIR`` (default
+``~/.cache/napari-greentea``) keyed by device, driver and torch version, so
+the ~2 s measurement happens once per machine/driver.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import statistics
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+log = logging.getLogger(__name__)
+
+
+def _cache_file() -> Path:
+    root = os.environ.get("GREENTEA_CACHE_DIR") or Path.home() / ".cache" / "napari-greentea"
+    return Path(root) / "auto-backend.json"
+
+
+def _time_forward(backend: Any) -> float:
+    from ..models import dense_graph, preset
+    from ..weights import init_weights
+
+    graph = dense_graph(preset("u"))
+    predictor = backend.build(graph, init_weights(graph, 0))
+    size = graph.smallest_valid_input(196)
+    x = np.random.default_rng(0).standard_normal((1, 1, size, size)).astype(np.float32)
+    predictor(x)
+    times = []
+    for _ in range(3):
+        tic = time.perf_counter()
+        predictor(x)
+        times.append(time.perf_counter() - tic)
+    return statistics.median(times)
+
+
+def faster_cpu_backend(torch_backend: Any, opencl_backend: Any) -> Any:
+    """Return whichever backend is faster here (measured once, then cached)."""
+    import torch
+
+    info = opencl_backend.device_info()
+    key = f"{info.name}|{info.driver}|torch {torch.__version__}|{torch.get_num_threads()}"
+    path = _cache_file()
+    try:
+        cached = json.loads(path.read_text())
+    except (OSError, ValueError):
+        cached = {}
+    if key not in cached:
+        times = {"torch-cpu": _time_forward(torch_backend), "opencl": _time_forward(opencl_backend)}
+        cached[key] = {"times_s": times, "winner": min(times, key=times.get)}
+        log.info("auto backend: measured %s -> %s", times, cached[key]["winner"])
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(json.dumps(cached, indent=2))
+        except OSError as err:  # a read-only home only costs a re-measurement
+            log.warning("cannot cache the backend choice in %s: %s", path, err)
+    return opencl_backend if cached[key]["winner"] == "opencl" else torch_backend
