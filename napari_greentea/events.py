@@ -5,6 +5,8 @@ Widgets and the CLI consume these; the core never shows anything itself.
 
 from __future__ import annotations
 
+import time
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
 
@@ -82,3 +84,29 @@ TrainEvent = (
     | TrainingStopped
 )
 PredictEvent = PredictionStarted | BlockWritten | PredictionFinished
+
+
+def throttle_iterations(events: Iterable[TrainEvent], seconds: float) -> Iterator[TrainEvent]:
+    """Pass every event, but :class:`IterationDone` at most once per ``seconds``.
+
+    The newest skipped iteration is flushed before any other event, so the
+    last iteration is never lost. Keeps a GUI's event rate bounded when a
+    small network runs hundreds of iterations per second.
+    """
+    last = -float("inf")
+    pending: IterationDone | None = None
+    for event in events:
+        if isinstance(event, IterationDone):
+            now = time.monotonic()
+            if now - last >= seconds:
+                last, pending = now, None
+                yield event
+            else:
+                pending = event
+            continue
+        if pending is not None:
+            yield pending
+            pending = None
+        yield event
+    if pending is not None:
+        yield pending

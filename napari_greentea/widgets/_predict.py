@@ -112,6 +112,7 @@ class PredictWidget(Container):
     # ------------------------------------------------------------ predict
     def _on_predict_clicked(self) -> Any:
         from napari.utils.notifications import show_error
+        from qtpy.QtCore import QTimer
 
         from ..backend import get_backend
         from ..models import dense_graph
@@ -142,7 +143,11 @@ class PredictWidget(Container):
         for layer in self.layers:
             if layer in self._viewer.layers:
                 self._viewer.layers.remove(layer)
-        self.layers = [self._add_layer(image, names[c], c) for c in range(graph.num_classes)]
+        # one layer now, the others on later event-loop turns: each add costs ~100 ms
+        self.layers = [self._add_layer(image, names[0], 0)]
+        for c in range(1, graph.num_classes):
+            QTimer.singleShot(0, lambda c=c: self.layers.append(
+                self._add_layer(image, names[c], c)))
         self._viewer.layers.selection.active = image
         return self._start(self.job.blocks)
 

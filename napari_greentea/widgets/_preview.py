@@ -56,7 +56,11 @@ class LivePreview:
         translate = np.asarray(image.translate) + np.asarray(offset) * np.asarray(image.scale)
         if PREVIEW_LAYER in self.viewer.layers:
             layer = self.viewer.layers[PREVIEW_LAYER]
-            layer.data, layer.translate, layer.scale = prob, translate, image.scale
+            if not np.array_equal(layer.scale, image.scale):  # each setter redraws:
+                layer.scale = image.scale  # touch only what changed
+            if not np.array_equal(layer.translate, translate):
+                layer.translate = translate
+            layer.data = prob
         else:
             self.viewer.add_image(prob, name=PREVIEW_LAYER, colormap="magenta", opacity=0.8,
                                   blending="additive", contrast_limits=(0, 1),

@@ -75,7 +75,9 @@ class Pyramid:
         step = 4
         while max(shape[-2:]) // (step // 4) > max_edge and block % step == 0:
             coarse = (*shape[:-2], -(-shape[-2] // step), -(-shape[-1] // step))
-            self.levels.append(np.full(coarse, np.nan, np.float32))
+            # zeros are calloc'ed lazily: no main-thread cost for huge images (the
+            # full-resolution level shows NaN = not computed yet; overviews show 0)
+            self.levels.append(np.zeros(coarse, np.float32))
             self.steps.append(step)
             step *= 4
 

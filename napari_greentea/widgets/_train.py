@@ -29,6 +29,9 @@ from ._preview import PREVIEW_LAYER, LivePreview
 if TYPE_CHECKING:
     import napari
 
+#: The GUI hears about iterations at most this often (a napari progress update
+#: costs ~10 ms of main-thread time; small nets do hundreds of iterations/s).
+EVENT_INTERVAL_S = 0.2
 ARCHS = [("U-Net", "u"), ("USK-Net", "usk"), ("SK-Net", "sk"), ("SW-Net", "sw")]
 __all__ = ["PREVIEW_LAYER", "TrainWidget"]
 
@@ -73,6 +76,8 @@ class TrainWidget(Container):
         viewer.layers.events.inserted.connect(self.reset_choices)  # docked or not
         viewer.layers.events.removed.connect(self.reset_choices)
         self.trainer: Any = None
+        self._progress: Any = None
+        self._start_iteration = 0
         self._stop_requested = False
         self.worker: Any = None
         self.checkpoint: Any = None
@@ -142,13 +147,14 @@ class TrainWidget(Container):
 
     def _run(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         """Worker thread: build the trainer, then relay its events."""
+        from ..events import throttle_iterations
         from ..train import Trainer
 
         trainer = Trainer(*args, **kwargs)
         self.trainer = trainer
         if self._stop_requested:
             trainer.stop()
-        yield from trainer.run()
+        yield from throttle_iterations(trainer.run(), EVENT_INTERVAL_S)
 
     def _start(self, resume: Any = None) -> bool:
         from napari.qt.threading import create_worker
@@ -163,9 +169,12 @@ class TrainWidget(Container):
             show_error(f"cannot train: {err}")
             return False
         self.trainer, self._stop_requested = None, False
-        start = resume.iteration if resume is not None else 0
-        progress = {"total": kwargs["train"].iterations - start, "desc": "Training"}
-        self.worker = create_worker(self._run, args, kwargs, _progress=progress)
+        from napari.utils import progress
+
+        self._start_iteration = resume.iteration if resume is not None else 0
+        total = kwargs["train"].iterations - self._start_iteration
+        self._progress = progress(total=total, desc="Training")
+        self.worker = create_worker(self._run, args, kwargs)
         self.worker.yielded.connect(self._on_event)
         self.worker.finished.connect(self._on_finished)
         self.worker.start()
@@ -199,6 +208,7 @@ class TrainWidget(Container):
         match event:
             case IterationDone(iteration=it, loss=loss, labels_per_second=lps):
                 self.loss_plot.add(it, loss)
+                self._progress.update(it - self._start_iteration - self._progress.n)
                 self._status_label.value = f"iteration {it}  loss {loss:.4f}  {lps:,.0f} labels/s"
             case TrainingStarted(total_iterations=n, start_iteration=s):
                 _session.publish(self._viewer, trainer=self.trainer)
@@ -211,6 +221,9 @@ class TrainWidget(Container):
     def _on_finished(self) -> None:
         self.preview.timer.stop()
         self.worker = None
+        if self._progress is not None:
+            self._progress.close()
+            self._progress = None
         if self.trainer is None:  # the Trainer failed to build; napari showed the error
             return
         self.checkpoint = self.trainer.checkpoint()

@@ -148,3 +148,14 @@ def test_malis_loss_trains(pair):
                       loss=LossConfig(kind="malis"), backend="torch-cpu")
     trainer.fit()
     assert len(trainer.history) == 4 and all(np.isfinite(trainer.history))
+
+
+def test_throttle_iterations_keeps_other_events_and_the_last_iteration():
+    from napari_greentea.events import throttle_iterations
+
+    events = [TrainingStarted(5)] + [IterationDone(i, 1.0, 0.1, 1.0) for i in range(1, 6)]
+    events.append(TrainingFinished(5, None))
+    out = list(throttle_iterations(iter(events), seconds=3600))
+    assert out[0] == events[0] and out[-1] == events[-1]
+    iterations = [e.iteration for e in out if isinstance(e, IterationDone)]
+    assert iterations == [1, 5]  # the first, then the newest before the next other event

@@ -43,7 +43,9 @@ def test_full_loop(sample_viewer, qtbot, tmp_path, paint_scribbles):
     train.preview.timer.setInterval(500)  # several live previews within the short run
     _train(qtbot, train, 60)
     assert train.checkpoint.iteration == 60
-    assert len(train.loss_plot.points) >= 50
+    # iterations reach the GUI throttled (at most every EVENT_INTERVAL_S), the last always
+    points = train.loss_plot.points
+    assert len(points) >= 2 and points[-1][0] == 60
     qtbot.waitUntil(lambda: train.preview.count >= 1, timeout=20_000)
     assert viewer.layers[PREVIEW_LAYER].data.ndim == 2
 
