@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 import tifffile
 
+from napari_greentea.checkpoint import Checkpoint
 from napari_greentea.config import LossConfig, TrainConfig
 from napari_greentea.data.scribbles import scribbles_from_ground_truth
 from napari_greentea.events import IterationDone
@@ -58,6 +59,9 @@ def main() -> None:
     p.add_argument("--backend", default="torch-cpu")
     p.add_argument("--scribbles", action="store_true")
     p.add_argument("--seconds", type=float, default=60.0)
+    p.add_argument("--save", help="write the trained checkpoint here")
+    p.add_argument("--init-from", help="start from this checkpoint (fine-tuning)")
+    p.add_argument("--tag", help="name of the result file (default from the settings)")
     args = p.parse_args()
 
     raw = tifffile.imread(DATA / "train-volume.tif")
@@ -71,20 +75,27 @@ def main() -> None:
     else:
         labels, images, budget = gt[0:20], raw[0:20], args.minutes * 60
         tag = f"{args.arch}_{args.preset}_{args.loss}_{args.balance}"
+    tag = args.tag or tag
+    init = Checkpoint.load(args.init_from) if args.init_from else None
+    if init is not None:
+        spec = init.spec
     trainer = Trainer(
-        spec, [LabeledImage(images, labels)],
+        spec, [LabeledImage(images, labels)], init_from=init,
         train=TrainConfig(iterations=10**7, batch_size=args.batch, output_size=args.patch,
                           lr=args.lr, seed=0),
         loss=LossConfig(kind=args.loss, class_balance=args.balance),
         backend=args.backend,
     )
     seconds = train_for(trainer, budget)
+    if args.save:
+        trainer.checkpoint().save(args.save)
     tic = time.perf_counter()
     prob = predict_image(trainer.predict, trainer.graph, raw[20:30], block=256)
     predict_s = time.perf_counter() - tic
     cell = prob[-1]
     result = {
-        "arch": args.arch, "preset": args.preset, "overrides": overrides, "loss": args.loss,
+        "arch": spec.kind, "preset": args.preset, "overrides": overrides, "loss": args.loss,
+        "init_from": args.init_from, "spec": spec.to_dict(),
         "balance": args.balance, "train_seconds": round(seconds, 1),
         "iterations": trainer.iteration, "labeled_fraction": float((labels > 0).mean()),
         "predict_seconds_10_slices": round(predict_s, 1), "backend": trainer.backend.name,
