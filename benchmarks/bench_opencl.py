@@ -60,10 +60,12 @@ def bench_forward(backends, kind: str, name: str, in_size: int, runs: int) -> li
     return [label, f"{cells[0]:,.0f} px/s", f"{cells[1]:,.0f} px/s", f"{cells[0] / cells[1]:.2f}x"]
 
 
-def bench_train(backends, kind: str, out_size: int, runs: int) -> list[str]:
+def bench_train(
+    backends, kind: str, out_size: int, runs: int, name: str = "interactive"
+) -> list[str]:
     from napari_greentea.config import LossConfig, TrainConfig
 
-    graph, weights = _graph(kind, "interactive")
+    graph, weights = _graph(kind, name)
     size = graph.input_size_for(out_size)
     out = graph.output_size(size)
     rng = np.random.default_rng(0)
@@ -74,7 +76,7 @@ def bench_train(backends, kind: str, out_size: int, runs: int) -> list[str]:
         for backend in backends
     ]
     cells = _median_times([lambda m=m: m.train_step(x, y, 1e-4) for m in models], runs)
-    label = f"train step {kind} interactive {size}->{out}"
+    label = f"train step {kind} {name} {size}->{out}"
     return [
         label,
         f"{cells[0] * 1e3:.1f} ms",
@@ -88,6 +90,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--device", default=None, help="OpenCL device index or name")
     parser.add_argument("--quick", action="store_true", help="skip the paper presets")
     parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--train-paper", action="store_true",
+                        help="also time training iterations of the paper presets at their tiles")
+    parser.add_argument("--out", help="also write the Markdown table to this file")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stderr)
     logging.getLogger("pyopencl").setLevel(logging.WARNING)  # per-build chatter
@@ -123,9 +128,18 @@ def main(argv: list[str] | None = None) -> int:
     for kind in ("sw", "sk", "u", "usk"):
         rows.append(bench_train(backends, kind, 64 if kind != "sw" else 8, args.runs))
         log.info("%s", rows[-1])
+    if args.train_paper:
+        for kind, tile in (("sk", 128), ("u", 388), ("usk", 256)):
+            rows.append(bench_train(backends, kind, tile, 2, name="paper"))
+            log.info("%s", rows[-1])
     table = ["| benchmark | OpenCL (PoCL) | torch-cpu | OpenCL / torch |", "|---|---|---|---|"]
     table += ["| " + " | ".join(r) + " |" for r in rows]
-    sys.stdout.write("\n".join(table) + "\n")
+    text = "\n".join(table) + "\n"
+    sys.stdout.write(text)
+    if args.out:
+        with open(args.out, "w") as fh:
+            fh.write(f"OpenCL: {ocl.device_info().name}; torch {torch.__version__}, "
+                     f"{torch.get_num_threads()} threads\n\n{text}")
     return 0
 
 
