@@ -23,7 +23,7 @@ from magicgui.widgets import (
     create_widget,
 )
 
-from . import _session
+from . import _checkpoint_files, _session
 from ._backend_picker import BackendPicker
 from ._layers import ClassView, label_colormap, layer_array, view_focus
 from ._stream import BlockQueue, Pyramid, stream_blocks
@@ -96,17 +96,14 @@ class PredictWidget(Container):
         return self.checkpoint or _session.latest(self._viewer)
 
     def _load(self, path: str) -> Any:
-        from ..checkpoint import Checkpoint
-
-        self.checkpoint = Checkpoint.load(path)
-        self._status_label.value = f"model: {Path(path).name}"
-        return self.checkpoint
+        checkpoint = _checkpoint_files.load(path)
+        if checkpoint is not None:
+            self.checkpoint = checkpoint
+            self._status_label.value = f"model: {Path(path).name}"
+        return checkpoint
 
     def _on_load_clicked(self) -> None:
-        from qtpy.QtWidgets import QFileDialog
-
-        path, _ = QFileDialog.getOpenFileName(self.native, "Load checkpoint", "", "*.npz")
-        if path:
+        if path := _checkpoint_files.ask_path(self.native, save=False):
             self._load(path)
 
     # ------------------------------------------------------------ predict

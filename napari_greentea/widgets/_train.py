@@ -21,7 +21,7 @@ from magicgui.widgets import (
 )
 
 from ..events import IterationDone, TrainingFinished, TrainingStarted, TrainingStopped
-from . import _session
+from . import _checkpoint_files, _session
 from ._backend_picker import BackendPicker
 from ._layers import training_pairs
 from ._preview import PREVIEW_LAYER, LivePreview
@@ -232,19 +232,11 @@ class TrainWidget(Container):
 
     # ------------------------------------------------------------ files
     def _on_save_clicked(self) -> None:
-        from qtpy.QtWidgets import QFileDialog
-
-        path, _ = QFileDialog.getSaveFileName(self.native, "Save checkpoint", "model.npz",
-                                              "Greentea checkpoint (*.npz)")
-        if path:
+        if path := _checkpoint_files.ask_path(self.native, save=True):
             self._save(path)
 
     def _on_load_clicked(self) -> None:
-        from qtpy.QtWidgets import QFileDialog
-
-        path, _ = QFileDialog.getOpenFileName(self.native, "Load checkpoint", "",
-                                              "Greentea checkpoint (*.npz)")
-        if path:
+        if path := _checkpoint_files.ask_path(self.native, save=False):
             self._load(path)
 
     def _save(self, path: str) -> Any:
@@ -259,15 +251,10 @@ class TrainWidget(Container):
         return saved
 
     def _load(self, path: str) -> Any:
-        from napari.utils.notifications import show_error
-
-        from ..checkpoint import Checkpoint
-
-        try:
-            self.checkpoint = Checkpoint.load(path)
-        except (OSError, ValueError, KeyError) as err:
-            show_error(f"cannot load checkpoint {path}: {err}")
+        checkpoint = _checkpoint_files.load(path)
+        if checkpoint is None:
             return None
+        self.checkpoint = checkpoint
         _session.publish(self._viewer, checkpoint=self.checkpoint)
         it = self.checkpoint.iteration
         self._status_label.value = f"loaded {path} (iteration {it}); Resume continues"

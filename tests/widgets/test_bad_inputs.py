@@ -84,3 +84,16 @@ def test_training_while_running_is_refused(sample_viewer, errors, qtbot, paint_s
     assert "already running" in errors[-1]
     with qtbot.waitSignal(train.worker.finished, timeout=30_000):
         train._on_stop_clicked()
+
+
+def test_loading_a_file_that_is_not_a_checkpoint(sample_viewer, errors, tmp_path):
+    from napari_greentea.widgets._predict import PredictWidget
+
+    bad = tmp_path / "bad.npz"
+    np.savez(bad, x=np.ones(3))
+    snap = _snapshot(sample_viewer)
+    assert PredictWidget(sample_viewer)._load(str(bad)) is None
+    assert "not a napari-greentea checkpoint" in errors[-1]
+    assert TrainWidget(sample_viewer)._load(str(tmp_path / "missing.npz")) is None
+    assert "no checkpoint" in errors[-1]
+    _assert_same(sample_viewer, snap)
