@@ -16,8 +16,27 @@ import numpy as np
 READ_SUFFIXES = (".tif", ".tiff", ".png", ".jpg", ".jpeg", ".npy", ".zarr")
 
 
+def _open_zarr(location: str, key: str | None) -> Any:
+    import zarr
+
+    node = zarr.open(location, mode="r")
+    if isinstance(node, zarr.Array):
+        return node
+    names = list(node.array_keys())
+    name = key or ("prob" if "prob" in names else (names[0] if len(names) == 1 else None))
+    if name is None:
+        raise ValueError(f"zarr group {location} holds arrays {names}; choose one with key=")
+    return node[name]
+
+
 def read_image(path: str | os.PathLike[str], *, key: str | None = None) -> Any:
-    """Read an image or stack; ``key`` selects an array inside a zarr group."""
+    """Read an image or stack; ``key`` selects an array inside a zarr group.
+
+    ``path`` may also be an fsspec URL of a zarr store (``s3://``, ``gs://``,
+    ``https://``...; the matching fsspec backend must be installed), read lazily.
+    """
+    if "://" in os.fspath(path):
+        return _open_zarr(os.fspath(path), key)
     p = Path(path)
     suffix = p.suffix.lower()
     if not p.exists():
@@ -32,17 +51,9 @@ def read_image(path: str | os.PathLike[str], *, key: str | None = None) -> Any:
         return imread(p)
     if suffix == ".npy":
         return np.load(p, mmap_mode="r")
-    if suffix == ".zarr" or (p.is_dir() and (p / "zarr.json").exists()):
-        import zarr
-
-        node = zarr.open(str(p), mode="r")
-        if isinstance(node, zarr.Array):
-            return node
-        names = list(node.array_keys())
-        name = key or ("prob" if "prob" in names else (names[0] if len(names) == 1 else None))
-        if name is None:
-            raise ValueError(f"zarr group {p} holds arrays {names}; choose one with key=")
-        return node[name]
+    zarr_markers = ("zarr.json", ".zarray", ".zgroup")
+    if suffix == ".zarr" or (p.is_dir() and any((p / m).exists() for m in zarr_markers)):
+        return _open_zarr(str(p), key)
     raise ValueError(f"unsupported image format {suffix!r} ({p}); accepted: {READ_SUFFIXES}")
 
 

@@ -122,3 +122,16 @@ def test_read_only_output(client, model, tmp_path):
     finally:
         os.chmod(locked, 0o700)
         shutil.rmtree(locked)
+
+
+def test_zarr_v2_and_url_inputs(client, model, tmp_path):
+    import zarr
+
+    folder, ckpt, reference = model
+    image = tifffile.imread(folder / "in.tif")
+    v2 = zarr.create_array(str(tmp_path / "in_v2.zarr"), shape=image.shape, chunks=(1, 40, 40),
+                           dtype=image.dtype, zarr_format=2)
+    v2[...] = image
+    out = tmp_path / "out.zarr"
+    predict_distributed(client, ckpt, f"file://{tmp_path / 'in_v2.zarr'}", out, block=BLOCK)
+    np.testing.assert_allclose(_read(out), reference, atol=1e-6)
