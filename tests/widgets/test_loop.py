@@ -150,3 +150,37 @@ def test_blocks_in_view_come_first(sample_viewer):
     assert first.y == (896, 1024) and first.x == (0, 128)
     queue.set_focus(None, 10, 1000)  # the camera moved: new region to the front
     assert queue.pop().x == (896, 1024)
+
+
+def test_loop_on_the_isbi_stack(make_napari_viewer, qtbot, monkeypatch):
+    """3-D sample: paint on two slices of a crop, train briefly, predict every slice."""
+    from pathlib import Path
+
+    from napari_greentea._samples import isbi_train_sample
+    from napari_greentea.data.scribbles import scribbles_from_ground_truth
+
+    shared = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "isbi2012"
+    if not (shared / "train-volume.tif").exists():
+        pytest.skip(f"ISBI 2012 data not found at {shared}")
+    monkeypatch.setenv("GREENTEA_DATA_DIR", str(shared))
+    viewer = make_napari_viewer()
+    (img, img_meta, _), (gt, _, _) = isbi_train_sample()[:2]
+    crop = (slice(0, 3), slice(0, 192), slice(0, 160))  # small: a CI-sized run
+    image = viewer.add_image(img[crop], **img_meta)
+    annotate, train, predict = AnnotateWidget(viewer), TrainWidget(viewer), PredictWidget(viewer)
+    labels = annotate._on_new_clicked()
+    assert labels.data.shape == (3, 192, 160)
+    scribbles = np.zeros(labels.data.shape, np.uint8)
+    scribbles[:2] = scribbles_from_ground_truth(gt[crop][:2], fraction=0.05, seed=0)
+    labels.data = scribbles
+    _train(qtbot, train, 20)
+    assert train.checkpoint.iteration == 20
+    predict._image_combo.value = image
+    predict._block_spin.value = 64
+    worker = predict._on_predict_clicked()
+    with qtbot.waitSignal(worker.finished, timeout=60_000):
+        pass
+    prob = np.asarray(predict.job.prob[...])
+    assert prob.shape == (2, 3, 192, 160) and not np.isnan(prob).any()
+    np.testing.assert_allclose(prob.sum(0), 1.0, atol=1e-4)
+    np.testing.assert_array_equal(labels.data, scribbles)  # painted labels untouched
