@@ -30,7 +30,8 @@ DATA = Path(os.environ.get("GREENTEA_GERHARD_DIR", Path(__file__).resolve().pare
                            / "shared" / "data" / "gerhard2013"))
 RESULTS = Path(__file__).parent / "results"
 GREYS = (0, 32, 64, 96, 128, 159, 191, 223, 255)
-NAMES = ("membrane |", "membrane /", "membrane -", "membrane \\", "junction", "glia/extracell.",
+NAMES = ("membrane 0deg", "membrane 45deg", "membrane 90deg", "membrane 135deg", "junction",
+         "glia/extracell.",
          "mitochondria", "synapse", "intracellular")
 VALIDATION = (2, 7, 12, 17)
 
