@@ -45,6 +45,10 @@ class LivePreview:
         self.worker.finished.connect(self._done)
         self.worker.start()
 
+    def _reselect(self, image: Any) -> None:
+        if image in self.viewer.layers:
+            self.viewer.layers.selection.active = image
+
     def _done(self) -> None:
         self.worker = None
 
@@ -62,11 +66,15 @@ class LivePreview:
                 layer.translate = translate
             layer.data = prob
         else:
+            from qtpy.QtCore import QTimer
+
             self.viewer.add_image(prob, name=PREVIEW_LAYER, colormap="magenta", opacity=0.8,
                                   blending="additive", contrast_limits=(0, 1),
                                   translate=translate,
                                   scale=image.scale)
-            self.viewer.layers.selection.active = image
+            # give the paint brush back to the image on a later event-loop turn: adding
+            # a layer and switching the layer controls twice in one turn stalls the GUI
+            QTimer.singleShot(0, lambda: self._reselect(image))
         self.count += 1
 
 
