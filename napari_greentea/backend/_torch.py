@@ -80,6 +80,21 @@ def _shifted_max(x: torch.Tensor, kernel: int, dilation: int, dim: int) -> torch
     return result
 
 
+def _is_tiling_pool(node: Any, x: torch.Tensor) -> bool:
+    """A k x k / k max-pool over a size divisible by k: a reshape + amax, no indices."""
+    k = node.kernel
+    return (
+        node.stride == k and node.dilation == 1 and x.shape[-1] % k == 0
+        and x.shape[-2] % k == 0 and not torch_grad_enabled()
+    )
+
+
+def torch_grad_enabled() -> bool:
+    import torch
+
+    return torch.is_grad_enabled()
+
+
 def _make_module_class() -> type:
     import torch
     import torch.nn.functional as F
@@ -91,6 +106,19 @@ def _make_module_class() -> type:
         def __init__(self, graph: Graph) -> None:
             super().__init__()
             self.graph = graph
+            # nearest upsampling followed only by a 1x1 conv: run the conv first (they
+            # commute exactly) on 4x fewer pixels
+            consumers: dict[str, list[str]] = {}
+            for node in graph.nodes:
+                for src in node.inputs:
+                    consumers.setdefault(src, []).append(node.name)
+            self._conv_before_upsample = {
+                node.name: node.inputs[0]
+                for node in graph.nodes
+                if node.op == "conv" and node.kernel == 1 and node.inputs
+                and graph[node.inputs[0]].op == "upsample"
+                and consumers[node.inputs[0]] == [node.name]
+            }
             for node in graph.nodes:
                 if node.op == "conv":
                     k = node.kernel
@@ -128,6 +156,9 @@ def _make_module_class() -> type:
                 src = values[node.inputs[0]] if node.inputs else x
                 if node.op == "input":
                     out = x
+                elif node.op == "conv" and node.name in self._conv_before_upsample:
+                    pre = values[self.graph[node.inputs[0]].inputs[0]]
+                    out = F.interpolate(self._conv(node, pre), scale_factor=2, mode="nearest")
                 elif node.op == "conv":
                     out = self._conv(node, src)
                 elif node.op == "relu":
@@ -136,12 +167,17 @@ def _make_module_class() -> type:
                     if node.stride == 1:
                         out = _shifted_max(src, node.kernel, node.dilation, 2)
                         out = _shifted_max(out, node.kernel, node.dilation, 3)
+                    elif _is_tiling_pool(node, src):
+                        n, c, h, w = src.shape
+                        k = node.kernel
+                        out = src.view(n, c, h // k, k, w // k, k).amax(dim=(3, 5))
                     else:
                         out = F.max_pool2d(
                             src, node.kernel, node.stride, dilation=node.dilation
                         )
                 elif node.op == "upsample":
-                    out = F.interpolate(src, scale_factor=2, mode="nearest")
+                    fused = node.name in self._conv_before_upsample.values()
+                    out = src if fused else F.interpolate(src, scale_factor=2, mode="nearest")
                 elif node.op == "crop_concat":
                     skip = values[node.inputs[1]]
                     h, w = src.shape[-2:]
