@@ -32,6 +32,18 @@ PAPER_KPXS = {  # facts §4: W9100 OpenCL, GTX980 CUDA, i7-4790K OpenCL (kpx/s)
 }
 
 
+def _median_seconds(fn, runs: int, warmup: int = 2) -> float:
+    """Median wall time of ``fn()`` over ``runs`` calls after ``warmup`` calls."""
+    for _ in range(warmup):
+        fn()
+    times = []
+    for _ in range(runs):
+        tic = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - tic)
+    return statistics.median(times)
+
+
 def _one_case(kind: str, name: str, size: int, backend: str, runs: int) -> dict:
     import resource
 
@@ -46,14 +58,7 @@ def _one_case(kind: str, name: str, size: int, backend: str, runs: int) -> dict:
     out = graph.output_size(size)
     predictor = get_backend(backend).build(graph, init_weights(graph, 0))
     x = np.random.default_rng(0).standard_normal((1, 1, size, size)).astype(np.float32)
-    for _ in range(2):
-        predictor(x)
-    times = []
-    for _ in range(runs):
-        tic = time.perf_counter()
-        predictor(x)
-        times.append(time.perf_counter() - tic)
-    med = statistics.median(times)
+    med = _median_seconds(lambda: predictor(x), runs)
     flops = graph.flops_per_pass(size)
     return {
         "arch": kind, "preset": name, "backend": backend, "input": size, "output": out,
@@ -73,13 +78,7 @@ def _sw_case(runs: int, batch: int = 64) -> dict:
     graph = build_graph(preset("sw", "paper"))
     predictor = get_backend("torch-cpu").build(graph, init_weights(graph, 0))
     x = np.random.default_rng(0).standard_normal((batch, 1, 102, 102)).astype(np.float32)
-    predictor(x)
-    times = []
-    for _ in range(runs):
-        tic = time.perf_counter()
-        predictor(x)
-        times.append(time.perf_counter() - tic)
-    med = statistics.median(times)
+    med = _median_seconds(lambda: predictor(x), runs, warmup=1)
     flops = graph.flops_per_pass(102) * batch
     return {
         "arch": "sw", "preset": "paper", "backend": "torch-cpu", "batch": batch,
@@ -93,13 +92,7 @@ def _peak_probe() -> dict:
 
     a = torch.randn(2048, 2048)
     b = torch.randn(2048, 2048)
-    a @ b
-    times = []
-    for _ in range(5):
-        tic = time.perf_counter()
-        a @ b
-        times.append(time.perf_counter() - tic)
-    return {"matmul_2048_gflops": 2 * 2048**3 / statistics.median(times) / 1e9}
+    return {"matmul_2048_gflops": 2 * 2048**3 / _median_seconds(lambda: a @ b, 5, 1) / 1e9}
 
 
 def _subprocess(args: list[str]) -> dict:
