@@ -77,6 +77,7 @@ class TrainWidget(Container):
         viewer.layers.events.removed.connect(self.reset_choices)
         self.trainer: Any = None
         self._progress: Any = None
+        self._final_checkpoint: Any = None
         self._start_iteration = 0
         self._stop_requested = False
         self.worker: Any = None
@@ -155,6 +156,9 @@ class TrainWidget(Container):
         if self._stop_requested:
             trainer.stop()
         yield from throttle_iterations(trainer.run(), EVENT_INTERVAL_S)
+        # copying weights + optimizer state can take 100s of ms for paper-size nets:
+        # do it here, in the worker, not in the main-thread finished handler
+        self._final_checkpoint = trainer.checkpoint()
 
     def _start(self, resume: Any = None) -> bool:
         from napari.qt.threading import create_worker
@@ -226,7 +230,8 @@ class TrainWidget(Container):
             self._progress = None
         if self.trainer is None:  # the Trainer failed to build; napari showed the error
             return
-        self.checkpoint = self.trainer.checkpoint()
+        final, self._final_checkpoint = self._final_checkpoint, None
+        self.checkpoint = final if final is not None else self.trainer.checkpoint()
         _session.publish(self._viewer, checkpoint=self.checkpoint)
         self.preview.request()
 
