@@ -1,4 +1,4 @@
-"""``greentea`` command line: info, predict, train, evaluate, demo, gui.
+"""``greentea`` command line: info, predict, train, evaluate, segment, demo, gui.
 
 Every command prints one clear line and exits with status 2 on bad input
 (wrong file, unknown preset, mismatching checkpoint) instead of a traceback.
@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from .config import MODEL_KINDS, LossConfig, PreprocessConfig, TrainConfig
+from .segment import BOUNDARY_CHANNEL, DEFAULT_MIN_SIZE
 
 log = logging.getLogger("napari_greentea")
 
@@ -248,6 +249,50 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
+# ---------------------------------------------------------------- segment
+def _boundary_map(args: argparse.Namespace) -> np.ndarray:
+    from .io import read_image
+    from .segment import boundary_from_classes
+
+    prob = read_image(args.prob)
+    if args.cell_map or np.ndim(prob) == 2:  # predict --last-class-only: cell probability
+        return 1.0 - np.asarray(prob, np.float32)
+    return boundary_from_classes(prob, args.channel)
+
+
+def cmd_segment(args: argparse.Namespace) -> int:
+    from .io import read_image, write_labels
+    from .metrics import instance_scores, merge_split_counts
+    from .sample import isbi_labels_to_classes
+    from .segment import segment
+
+    boundary = _boundary_map(args)
+    gt = None
+    if args.gt:
+        gt = np.asarray(read_image(args.gt))
+        gt = isbi_labels_to_classes(gt) if args.isbi_labels else gt
+        if args.slices:
+            lo, hi = (int(v) for v in args.slices.split(":"))
+            gt = gt[lo:hi]
+        if gt.shape != boundary.shape:
+            raise ValueError(f"--gt has shape {gt.shape} but the map has {boundary.shape}")
+    total = boundary.shape[0] if boundary.ndim == 3 else 1
+    bar = Progress(total, f"segment ({args.method})")
+    labels = segment(boundary, method=args.method, seeds=args.seeds, min_size=args.min_size,
+                     threshold=args.threshold, seed_depth=args.seed_depth,
+                     on_slice=lambda done, _: bar.update(done))
+    bar.close()
+    write_labels(args.output, labels, overwrite=args.overwrite)
+    count = len(np.unique(labels[labels > 0]))
+    print(f"wrote {args.output}: {count} objects in {total} slice(s)")
+    if gt is not None:
+        fmt = "labels" if set(np.unique(gt).tolist()) <= {0, 1, 2} and 2 in gt else "binary"
+        for key, value in {**instance_scores(labels, gt, gt_format=fmt),
+                           **merge_split_counts(labels, gt, gt_format=fmt)}.items():
+            print(f"{key}: {value:.4f}" if isinstance(value, float) else f"{key}: {value}")
+    return 0
+
+
 # ---------------------------------------------------------------- demo / gui
 def cmd_demo(args: argparse.Namespace) -> int:
     from .demo import headless_demo
@@ -321,6 +366,25 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--slices", help="evaluate slices lo:hi of the ground truth")
     _model_args(p)
     p.set_defaults(func=cmd_evaluate)
+
+    p = sub.add_parser("segment", help="cell instances from a probability map (watershed)")
+    p.add_argument("prob", help="class probabilities from predict (.tif/.zarr)")
+    p.add_argument("output", help="instance labels (.tif or .zarr, uint32)")
+    p.add_argument("--method", choices=("watershed", "threshold"), default="watershed")
+    p.add_argument("--seeds", choices=("distance", "hminima"), default="distance")
+    p.add_argument("--min-size", type=int, default=DEFAULT_MIN_SIZE,
+                   help="merge (watershed) or drop (threshold) smaller objects, pixels")
+    p.add_argument("--threshold", type=float, default=0.5, help="cell iff 1 - boundary > T")
+    p.add_argument("--seed-depth", type=float, help="distance: peak/saddle ratio; hminima: h")
+    p.add_argument("--channel", type=int, default=BOUNDARY_CHANNEL,
+                   help="boundary (membrane) channel of PROB, 0-based")
+    p.add_argument("--cell-map", action="store_true",
+                   help="PROB is one cell-probability map (predict --last-class-only)")
+    p.add_argument("--gt", help="ground truth: print instance V_rand / V_info, merges, splits")
+    p.add_argument("--isbi-labels", action="store_true", help="--gt is a 0/255 ISBI mask")
+    p.add_argument("--slices", help="compare with slices lo:hi of --gt")
+    p.add_argument("--overwrite", action="store_true")
+    p.set_defaults(func=cmd_segment)
 
     p = sub.add_parser("demo", help="headless annotate -> train -> predict on the sample")
     p.add_argument("--out", default="greentea-demo")

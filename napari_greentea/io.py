@@ -77,6 +77,30 @@ def write_tiff(path: str | os.PathLike[str], data: Any, dtype: str = "float32") 
     return final
 
 
+def write_labels(path: str | os.PathLike[str], labels: Any, *, overwrite: bool = False) -> Path:
+    """Write instance labels (uint32) as a TIFF or, for ``*.zarr``, a zarr array."""
+    final = Path(path)
+    if final.exists() and not overwrite:
+        raise ValueError(f"{final} exists; pass --overwrite to replace it")
+    array = np.asarray(labels, np.uint32)
+    if final.suffix.lower() == ".zarr":
+        import zarr
+
+        out = zarr.create_array(str(final), shape=array.shape, dtype=array.dtype,
+                                chunks=(*(1,) * (array.ndim - 2), *array.shape[-2:]),
+                                overwrite=True)
+        out[...] = array
+        return final
+    if final.suffix.lower() not in (".tif", ".tiff"):
+        raise ValueError(f"labels are written as .tif or .zarr, not {final.suffix!r}")
+    import tifffile
+
+    tmp = _atomic_target(final)
+    tifffile.imwrite(tmp, array)  # not ImageJ-flavoured: ImageJ has no uint32
+    os.replace(tmp, final)
+    return final
+
+
 def write_png_preview(path: str | os.PathLike[str], image: Any, prob: Any) -> Path:
     """Side-by-side PNG: the (first) slice and its class-``-1`` probability."""
     from skimage.io import imsave
