@@ -40,7 +40,7 @@ two labels.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Generator
 from typing import Any
 
 import numpy as np
@@ -69,6 +69,7 @@ __all__ = [
     "METHODS",
     "SEED_KINDS",
     "boundary_from_classes",
+    "iter_segment",
     "segment",
 ]
 
@@ -169,7 +170,7 @@ def _threshold_slice(boundary: np.ndarray, threshold: float, min_size: int) -> n
     return np.where(small[labels], 0, labels)
 
 
-def segment(
+def iter_segment(
     boundary: Any,
     *,
     method: str = "watershed",
@@ -178,9 +179,12 @@ def segment(
     threshold: float = 0.5,
     seed_depth: float | None = None,
     fill_holes: bool = True,
-    on_slice: Callable[[int, int], None] | None = None,
-) -> np.ndarray:
+) -> Generator[tuple[int, int], None, np.ndarray]:
     """Cell instances (uint32, 0 = no cell) from a boundary probability map.
+
+    A generator, so that a GUI worker can report progress: it yields
+    ``(done, total)`` slices after each slice and returns the labels (see
+    :func:`segment` for the plain call).
 
     Parameters
     ----------
@@ -204,8 +208,6 @@ def segment(
         :data:`DEFAULT_SEED_DEPTH` of ``seeds``.
     fill_holes : bool
         Fill holes of the cell mask before placing ``"distance"`` seeds.
-    on_slice : callable, optional
-        Called as ``on_slice(done, total)`` after each slice.
     """
     if method not in METHODS:
         raise ValueError(f"method must be one of {METHODS}, got {method!r}")
@@ -236,9 +238,21 @@ def segment(
         labels = _compact(labels)
         out[z] = np.where(labels > 0, labels + offset, 0)
         offset += int(labels.max())
-        if on_slice is not None:
-            on_slice(z + 1, len(stack))
+        yield z + 1, len(stack)
     return out if ndim == 3 else out[0]
+
+
+def segment(boundary: Any, *, on_slice: Callable[[int, int], None] | None = None,
+            **options: Any) -> np.ndarray:
+    """:func:`iter_segment` run to the end; ``on_slice(done, total)`` after each slice."""
+    steps = iter_segment(boundary, **options)
+    while True:
+        try:
+            done, total = next(steps)
+        except StopIteration as finished:
+            return finished.value
+        if on_slice is not None:
+            on_slice(done, total)
 
 
 def _compact(labels: np.ndarray) -> np.ndarray:

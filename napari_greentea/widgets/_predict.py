@@ -23,6 +23,7 @@ from magicgui.widgets import (
     create_widget,
 )
 
+from ..segment import DEFAULT_MIN_SIZE, METHODS
 from . import _checkpoint_files, _session
 from ._backend_picker import BackendPicker
 from ._layers import ClassView, label_colormap, layer_array, view_focus
@@ -51,9 +52,17 @@ class PredictWidget(Container):
         self._cancel_button = PushButton(text="Cancel")
         self._resume_button = PushButton(text="Resume")
         self._class_names: list[str] = []
-        self._class_combo = ComboBox(choices=self._class_choices, label="segment class")
-        self._threshold_spin = FloatSpinBox(value=0.5, min=0.0, max=1.0, step=0.05,
-                                            label="threshold")
+        self._class_combo = ComboBox(choices=self._class_choices, label="boundary class",
+                                     tooltip="the class that separates objects (membrane)")
+        self._method_combo = ComboBox(choices=list(METHODS), value="watershed", label="segment",
+                                      tooltip="watershed: one object per cell even where the "
+                                      "membrane has gaps; threshold: connected components")
+        self._min_size_spin = SpinBox(value=DEFAULT_MIN_SIZE, min=0, max=10**7,
+                                      label="min size (px)",
+                                      tooltip="smaller objects merge into their neighbours")
+        self._threshold_spin = FloatSpinBox(value=0.5, min=0.0, max=0.99, step=0.05,
+                                            label="threshold",
+                                            tooltip="cell iff 1 - boundary > threshold")
         self._segment_button = PushButton(text="Segment")
         self._export_button = PushButton(text="Export…")
         self._load_button = PushButton(text="Load checkpoint…")
@@ -62,7 +71,8 @@ class PredictWidget(Container):
                      self._load_button,
                      Container(layout="horizontal", labels=False, widgets=[
                          self._predict_button, self._cancel_button, self._resume_button]),
-                     self._class_combo, self._threshold_spin,
+                     self._class_combo, self._method_combo, self._min_size_spin,
+                     self._threshold_spin,
                      Container(layout="horizontal", labels=False, widgets=[
                          self._segment_button, self._export_button]),
                      self._status_label])
@@ -135,7 +145,7 @@ class PredictWidget(Container):
         names = list(ckpt.class_names) or [f"class {c + 1}" for c in range(graph.num_classes)]
         self._class_names = names
         self._class_combo.reset_choices()
-        self._class_combo.value = len(names) - 1
+        self._class_combo.value = names.index("membrane") if "membrane" in names else 0
         self.pyramid = Pyramid(self.job.prob, self.job.geometry.block)
         for layer in self.layers:
             if layer in self._viewer.layers:
@@ -210,8 +220,12 @@ class PredictWidget(Container):
 
         if self.job is None:
             return None
-        c, t = self._class_combo.value or 0, self._threshold_spin.value
-        worker = create_worker(_segment, self.job.prob, c, t)
+        worker = create_worker(
+            _segment, self.job.prob, self._class_combo.value or 0,
+            method=self._method_combo.value, threshold=self._threshold_spin.value,
+            min_size=self._min_size_spin.value,
+            _progress={"total": self.job.prob.shape[1] if self.job.prob.ndim == 4 else 1,
+                       "desc": "Segmenting"})
         worker.returned.connect(self._show_segmentation)
         worker.start()
         return worker
@@ -240,11 +254,11 @@ class PredictWidget(Container):
         return worker
 
 
-def _segment(prob: Any, c: int, threshold: float) -> np.ndarray:
-    """Worker thread: threshold class ``c`` and label connected components."""
-    from skimage.measure import label
+def _segment(prob: Any, boundary_class: int, **options: Any) -> Any:
+    """Worker thread: instances from the ``boundary_class`` probability, slice by slice."""
+    from ..segment import boundary_from_classes, iter_segment
 
-    return label(np.asarray(prob[c]) > threshold).astype(np.uint32)
+    return (yield from iter_segment(boundary_from_classes(prob, boundary_class), **options))
 
 
 def _export(prob: Any, path: str) -> Path:
