@@ -58,6 +58,10 @@ class TrainWidget(Container):
         self._iter_spin = SpinBox(value=500, min=1, max=10_000_000, label="iterations")
         self._lr_spin = FloatSpinBox(value=1e-3, min=1e-6, max=1.0, step=1e-4, label="lr")
         self._preview_check = CheckBox(value=True, text="live preview of the view")
+        self._continue_check = CheckBox(
+            value=True, text="continue from current weights",
+            tooltip="Start trains on from the last model (same architecture) with all "
+                    "strokes painted so far: paint corrections, press Start again")
         self._start_button, self._pause_button = PushButton(text="Start"), PushButton(text="Pause")
         self._stop_button, self._resume_button = PushButton(text="Stop"), PushButton(text="Resume")
         self._save_button = PushButton(text="Save checkpoint…")
@@ -70,7 +74,7 @@ class TrainWidget(Container):
         self.extend([self._image_combo, self._arch_combo, self._preset_combo, self._fmaps_spin,
                      self._depth_spin, self._loss_combo, self._balance_combo,
                      self._backend_picker, self._iter_spin, self._lr_spin, self._preview_check,
-                     buttons, files, self._status_label])
+                     self._continue_check, buttons, files, self._status_label])
         self.loss_plot = LossPlot()
         self.native.layout().addWidget(self.loss_plot)
         viewer.layers.events.inserted.connect(self.reset_choices)  # docked or not
@@ -125,17 +129,32 @@ class TrainWidget(Container):
         }
 
     # ------------------------------------------------------------ run
-    def _trainer_args(self, resume: Any = None) -> tuple[tuple[Any, ...], dict[str, Any]]:
+    def _continuable(self) -> Any:
+        """The model Start continues from: the last one, if asked and the same network."""
+        if not self._continue_check.value or self.checkpoint is None:
+            return None
+        return self.checkpoint if self.checkpoint.spec == self._read_config()["spec"] else None
+
+    def _trainer_args(self, resume: Any = None, extend: bool = False,
+                      ) -> tuple[tuple[Any, ...], dict[str, Any]]:
         """Validated Trainer arguments; raises ValueError with the core's message.
 
         Only the cheap checks run here (main thread); building the Trainer
-        (preprocessing, backend start-up) happens in the worker.
+        (preprocessing, backend start-up) happens in the worker. The painted
+        labels are read now, so a continued run trains on old and new strokes.
+        ``extend``: train ``iterations`` more from ``resume`` with the current
+        settings (Start with "continue"), instead of resuming to a target.
         """
         from ..train import check_pairs
 
         pairs, names = training_pairs(self._viewer, self._image_combo.value)
         cfg = self._read_config()
         backend = self._backend_picker.backend
+        if resume is not None and extend:
+            check_pairs(pairs, resume.spec.num_classes)
+            train = cfg["train"].replace(iterations=resume.iteration + self._iter_spin.value)
+            return (resume.spec, pairs), {"train": train, "loss": cfg["loss"], "resume": resume,
+                                          "class_names": names, "backend": backend}
         if resume is not None:
             target = self._iter_spin.value
             target = target if target > resume.iteration else resume.iteration + target
@@ -160,7 +179,7 @@ class TrainWidget(Container):
         # do it here, in the worker, not in the main-thread finished handler
         self._final_checkpoint = trainer.checkpoint()
 
-    def _start(self, resume: Any = None) -> bool:
+    def _start(self, resume: Any = None, extend: bool = False) -> bool:
         from napari.qt.threading import create_worker
         from napari.utils.notifications import show_error
 
@@ -168,7 +187,7 @@ class TrainWidget(Container):
             show_error("training is already running; stop it first")
             return False
         try:
-            args, kwargs = self._trainer_args(resume)
+            args, kwargs = self._trainer_args(resume, extend)
         except (ValueError, RuntimeError) as err:  # TrainingError, ImageError
             show_error(f"cannot train: {err}")
             return False
@@ -189,7 +208,8 @@ class TrainWidget(Container):
         self.preview.enabled = self._preview_check.value
 
     def _on_start_clicked(self) -> None:
-        if self._start():
+        previous = self._continuable()
+        if self._start(resume=previous, extend=True) and previous is None:
             self.loss_plot.clear()
 
     def _on_pause_clicked(self) -> None:
