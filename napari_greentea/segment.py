@@ -16,12 +16,13 @@ Seeds (``seeds=``):
   higher maximum (h-maxima of ``log(1 + distance)``): a relative rule, so
   that a large irregular cell does not get one seed per lobe while a gap
   narrower than half a cell still separates. A plateau is one seed.
-  With ``fill_holes`` (default) holes in the cell mask are filled before
-  the distance transform: organelles predicted as membrane inside a cell
-  would otherwise give it several seeds. The price: a membrane fragment
-  cut off from the membrane network by gaps on every side no longer
-  separates seeds (the flooding still follows it); pass
-  ``fill_holes=False`` for such maps.
+  Holes in the cell mask up to ``max_hole`` pixels are filled before the
+  distance transform: organelles predicted as membrane inside a cell would
+  otherwise give it several seeds. The price: a membrane fragment of at
+  most that size, cut off from the membrane network by gaps on every side,
+  no longer separates seeds (the flooding still follows it); pass
+  ``max_hole=0`` for such maps. Larger holes are never filled, so a
+  membrane network broken into big pieces still seeds every cell.
 * ``"hminima"``: regional minima of the (slightly smoothed) boundary map
   that are at least ``seed_depth`` (in probability) deeper than their
   surroundings. Needs some boundary signal in every gap.
@@ -54,6 +55,8 @@ METHODS = ("watershed", "threshold")
 SEED_KINDS = ("distance", "hminima")
 #: Objects smaller than this (pixels) are merged into their neighbours by default.
 DEFAULT_MIN_SIZE = 50
+#: Holes of the cell mask up to this area (pixels) are filled for the distance seeds.
+DEFAULT_MAX_HOLE = 1000
 DEFAULT_SEED_DEPTH = {"distance": 2.0, "hminima": 0.1}
 _MIN_DEPTH = {"distance": 1.0, "hminima": 0.0}
 #: Weight of the distance transform in the flooding landscape: it only breaks
@@ -145,13 +148,17 @@ def _seeds(boundary: np.ndarray, cell_mask: np.ndarray, distance: np.ndarray,
 
 
 def _watershed_slice(boundary: np.ndarray, threshold: float, seeds: str, depth: float,
-                     min_size: int, fill_holes: bool) -> np.ndarray:
+                     min_size: int, max_hole: int) -> np.ndarray:
     from scipy import ndimage as ndi
     from skimage.segmentation import watershed
 
     cell_mask = (1.0 - boundary) > threshold
-    if fill_holes:
-        cell_mask = ndi.binary_fill_holes(cell_mask)
+    if max_hole > 0:
+        holes, _ = ndi.label(~cell_mask)
+        small = np.bincount(holes.ravel()) <= max_hole
+        rim = np.concatenate([holes[0], holes[-1], holes[:, 0], holes[:, -1]])
+        small[0], small[rim] = False, False  # open to the image border: not a hole
+        cell_mask = cell_mask | small[holes]
     distance = ndi.distance_transform_edt(cell_mask).astype(np.float32)
     markers = _seeds(boundary, cell_mask, distance, seeds, depth)
     if markers.max() == 0:
@@ -178,7 +185,7 @@ def iter_segment(
     min_size: int = DEFAULT_MIN_SIZE,
     threshold: float = 0.5,
     seed_depth: float | None = None,
-    fill_holes: bool = True,
+    max_hole: int = DEFAULT_MAX_HOLE,
 ) -> Generator[tuple[int, int], None, np.ndarray]:
     """Cell instances (uint32, 0 = no cell) from a boundary probability map.
 
@@ -206,8 +213,9 @@ def iter_segment(
         Seed suppression: the peak/saddle ratio of the distance seeds (> 1)
         or the depth of the h-minima (probability, > 0); default
         :data:`DEFAULT_SEED_DEPTH` of ``seeds``.
-    fill_holes : bool
-        Fill holes of the cell mask before placing ``"distance"`` seeds.
+    max_hole : int
+        Holes of the cell mask up to this many pixels are filled before
+        placing ``"distance"`` seeds; 0 fills none.
     """
     if method not in METHODS:
         raise ValueError(f"method must be one of {METHODS}, got {method!r}")
@@ -217,6 +225,8 @@ def iter_segment(
         raise ValueError(f"threshold must be in [0, 1), got {threshold}")
     if min_size < 0:
         raise ValueError(f"min_size must be >= 0 pixels, got {min_size}")
+    if max_hole < 0:
+        raise ValueError(f"max_hole must be >= 0 pixels, got {max_hole}")
     depth = DEFAULT_SEED_DEPTH[seeds] if seed_depth is None else float(seed_depth)
     if depth <= _MIN_DEPTH[seeds]:
         raise ValueError(f"seed_depth for {seeds!r} seeds must be > {_MIN_DEPTH[seeds]}, "
@@ -232,7 +242,7 @@ def iter_segment(
     for z, plane in enumerate(stack):
         plane = _check_probability(plane, "boundary map" if ndim == 2 else f"slice {z}")
         if method == "watershed":
-            labels = _watershed_slice(plane, threshold, seeds, depth, min_size, fill_holes)
+            labels = _watershed_slice(plane, threshold, seeds, depth, min_size, max_hole)
         else:
             labels = _threshold_slice(plane, threshold, min_size)
         labels = _compact(labels)

@@ -85,11 +85,12 @@ def test_walls_with_small_gaps_do_not_merge_cells(seeds):
     _one_object_per_cell(labels, walls, 12)
 
 
-def test_wall_islands_need_fill_holes_off():
+def test_wall_islands_need_hole_filling_off():
     walls = _grid(3, 4)
     b = _punch_gaps(walls, horizontal=True)
     assert segment(b, method="threshold").max() == 1
-    labels = segment(b, fill_holes=False)
+    assert segment(b).max() < 12  # the islands were filled as holes
+    labels = segment(b, max_hole=0)
     assert labels.max() == 12
     _one_object_per_cell(labels, walls, 12)
 
@@ -165,6 +166,7 @@ def test_stack_is_per_slice_with_labels_unique_across_slices():
         (np.zeros((8, 8)), {"seeds": "hminima", "seed_depth": 0}, "seed_depth"),
         (np.zeros((8, 8)), {"threshold": 1.0}, "threshold"),
         (np.zeros((8, 8)), {"min_size": -1}, "min_size"),
+        (np.zeros((8, 8)), {"max_hole": -1}, "max_hole"),
     ],
 )
 def test_bad_inputs(array, kwargs, message):
