@@ -7,7 +7,9 @@ then predicts and grabs ``docs/images/prediction.png``.
 ``screenshots.py segmentation`` instead trains on scribbles of ISBI 2012
 slices 0-4 (``GREENTEA_DATA_DIR`` or the download) for 60 s, predicts the
 held-out slice 20, runs the watershed *Segment* and grabs
-``docs/images/segmentation.png``.
+``docs/images/segmentation.png``; ``screenshots.py segmentation m.npz``
+uses a checkpoint trained before instead (e.g. by
+``benchmarks/bench_isbi_quality.py --scribbles --save m.npz``).
 """
 
 from __future__ import annotations
@@ -87,7 +89,7 @@ def main() -> None:
     viewer.close()
 
 
-def segmentation(seconds: float = 60.0) -> None:
+def segmentation(seconds: float = 60.0, checkpoint: str | None = None) -> None:
     import napari
     from qtpy.QtWidgets import QApplication
 
@@ -111,15 +113,18 @@ def segmentation(seconds: float = 60.0) -> None:
     labels = annotate._on_new_clicked()
     labels.data = scribbles_from_ground_truth(gt[0:5], fraction=0.015, seed=0)
     log.info("scribbles on %.2f %% of the pixels", 100 * float((labels.data > 0).mean()))
-    train._preview_check.value = False
-    train._iter_spin.value = 10**6
-    train._on_start_clicked()
-    start = time.monotonic()
-    _wait(app, lambda: train.trainer is not None, 120)
-    _wait(app, lambda: time.monotonic() - start > seconds, seconds + 60)
-    train._on_stop_clicked()
-    _wait(app, lambda: train.worker is None, 120)
-    log.info("trained %.0f s, %d iterations", seconds, train.checkpoint.iteration)
+    if checkpoint:  # a model trained before (on a busy machine the GUI run is too slow)
+        predict._load(checkpoint)
+    else:
+        train._preview_check.value = False
+        train._iter_spin.value = 10**6
+        train._on_start_clicked()
+        start = time.monotonic()
+        _wait(app, lambda: train.trainer is not None, 120)
+        _wait(app, lambda: time.monotonic() - start > seconds, seconds + 60)
+        train._on_stop_clicked()
+        _wait(app, lambda: train.worker is None, 120)
+        log.info("trained %.0f s, %d iterations", seconds, train.checkpoint.iteration)
     held = viewer.add_image(raw[20], name="ISBI slice 20")
     predict._image_combo.value = held
     predict._on_predict_clicked()
@@ -143,4 +148,7 @@ if __name__ == "__main__":
     import sys
 
     logging.basicConfig(level=logging.INFO)
-    segmentation() if sys.argv[1:] == ["segmentation"] else main()
+    if sys.argv[1:2] == ["segmentation"]:
+        segmentation(checkpoint=sys.argv[2] if len(sys.argv) > 2 else None)
+    else:
+        main()
