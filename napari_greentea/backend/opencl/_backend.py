@@ -3,13 +3,19 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ...graph import Graph
 from .._protocol import DeviceInfo
 from ._device import CLDevice, context_for, select_device
+
+if TYPE_CHECKING:
+    from ...config import TrainConfig
+    from ...graph import Graph
+    from ...losses import Loss
+    from ._executor import OpenCLPredictor
+    from ._train import OpenCLTrainable
 
 
 class OpenCLBackend:
@@ -41,12 +47,22 @@ class OpenCLBackend:
             "opencl", d.name, d.type, d.memory_bytes, f"{d.platform}, driver {d.driver}"
         )
 
-    def build(self, graph: Graph, weights: Mapping[str, np.ndarray]) -> Any:
+    def build(self, graph: Graph, weights: Mapping[str, np.ndarray]) -> OpenCLPredictor:
         from ._executor import OpenCLPredictor
 
         return OpenCLPredictor(graph, weights, self.ops)
 
-    def trainable(self, graph: Graph, weights: Mapping[str, np.ndarray], **kwargs: Any) -> Any:
+    def trainable(
+        self,
+        graph: Graph,
+        weights: Mapping[str, np.ndarray],
+        *,
+        train: TrainConfig,
+        loss: Loss,
+        optimizer_state: Mapping[str, np.ndarray] | None = None,
+    ) -> OpenCLTrainable:
         from ._train import OpenCLTrainable
 
-        return OpenCLTrainable(graph, weights, self.ops, **kwargs)
+        return OpenCLTrainable(
+            graph, weights, self.ops, train=train, loss=loss, optimizer_state=optimizer_state
+        )
