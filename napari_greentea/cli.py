@@ -289,7 +289,7 @@ def _arch_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--arch", choices=architecture_names(), default="u")
     p.add_argument("--preset", choices=preset_names(), default="interactive")
     p.add_argument("--knob", action="append", metavar="NAME=VALUE",
-                   help="change an architecture knob (e.g. fmaps=32, depth=3); repeatable")
+                   help="change an architecture knob (e.g. base_fmaps=32, depth=3); repeatable")
 
 
 def _model_args(p: argparse.ArgumentParser) -> None:
