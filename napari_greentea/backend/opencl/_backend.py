@@ -38,7 +38,7 @@ class OpenCLBackend:
         if self._ops is None:
             from ._ops import Ops
 
-            self._ops = Ops(*context_for(self.device.index))
+            self._ops = Ops(context_for(self.device.index))
         return self._ops
 
     def device_info(self) -> DeviceInfo:

@@ -18,7 +18,8 @@ from ...config import TrainConfig
 from ...graph import Graph
 from ...losses import Loss, LossBatch
 from ._executor import _Runner, backward
-from ._ops import Ops, Tensor
+from ._memory import Tensor
+from ._ops import Ops
 
 ADAM_BETAS = (0.9, 0.999)
 ADAM_EPS = 1e-8
@@ -139,18 +140,16 @@ class OpenCLTrainable:
         return out
 
     def load_optimizer_state(self, state: Mapping[str, np.ndarray]) -> None:
-        import pyopencl as cl
-
         self._step = int(np.asarray(state.get("step", 0)))
         for (key, name), buf in self._state.items():
             value = state.get(f"{key}/{name}")
             if value is None:
-                cl.enqueue_fill_buffer(self.ops.queue, buf.buf, np.float32(0), 0, 4 * buf.size)
+                self.ops.fill_zero(buf)
                 continue
             host = np.ascontiguousarray(value, np.float32)
             if host.shape != buf.shape:
                 raise ValueError(f"optimizer state {key}/{name}: {host.shape} != {buf.shape}")
-            cl.enqueue_copy(self.ops.queue, buf.buf, host, is_blocking=True)
+            self.ops.copy_in(buf, host)
         self._have_momentum = all(f"{k}/momentum" in state for k in self._keys)
 
     def _tensor(self, key: str) -> Tensor:  # for tests/debugging
