@@ -73,9 +73,7 @@ def toy_registry():
     def build_toy(spec):
         builder = GraphBuilder(spec.in_channels, spec.init)
         x = builder.conv("conv1", "data", spec.base_fmaps, spec.unet_kernel)
-        x = builder.conv("ip1", x, spec.num_classes, 1, relu=False)
-        builder.softmax(x)
-        return builder.build(f"toy, {spec.base_fmaps} fmaps")
+        return builder.classify("ip1", x, spec.num_classes, f"toy, {spec.base_fmaps} fmaps")
 
     class ToySquaredError(Loss):
         """Squared error between softmax and one-hot labels, weighted by the image

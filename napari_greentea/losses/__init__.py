@@ -4,7 +4,8 @@ Add a loss: write one file with a :class:`Loss` subclass (a torch
 implementation, optionally a numpy ``value_and_grad`` or a
 ``device_kernel``) and add one ``register_loss`` line below. The config,
 the CLI's ``--loss`` choices and the Train widget's loss combo read this
-registry. Importing this package imports neither torch nor numba.
+registry. Importing this package imports neither torch nor numba; the MALIS
+functions live in ``losses.malis``.
 """
 
 from ._base import LOSSES, Loss, LossBatch, LossEntry, loss_names, make_loss, register_loss
@@ -13,24 +14,6 @@ from .softmax import SoftmaxCrossEntropy, inverse_frequency_weights, softmax_cro
 
 register_loss("softmax", "softmax cross-entropy", SoftmaxCrossEntropy.from_config)
 register_loss("malis", "MALIS (constrained)", MalisLoss.from_config)
-
-_MALIS_NAMES = (
-    "affinities_2d",
-    "affinity_valid_mask",
-    "gt_affinities_2d",
-    "malis_loss_torch",
-    "malis_weights",
-    "maximin_pair_counts",
-)
-
-
-def __getattr__(name: str):  # the numba-compiled MALIS functions load on first use
-    if name in _MALIS_NAMES:
-        from . import malis
-
-        return getattr(malis, name)
-    raise AttributeError(name)
-
 
 __all__ = [
     "LOSSES",
@@ -44,5 +27,4 @@ __all__ = [
     "make_loss",
     "register_loss",
     "softmax_cross_entropy",
-    *_MALIS_NAMES,
 ]

@@ -32,9 +32,9 @@ def build_u(spec: ModelSpec) -> Graph:
         for _ in range(spec.convs_per_level):
             n += 1
             x = builder.conv(f"conv{n}", x, fm, spec.unet_kernel)
-    x = builder.conv("ip1", x, spec.num_classes, 1, relu=False)
-    builder.softmax(x)
-    return builder.build(f"U-Net, depth {spec.depth}, {spec.base_fmaps} base fmaps")
+    return builder.classify(
+        "ip1", x, spec.num_classes, f"U-Net, depth {spec.depth}, {spec.base_fmaps} base fmaps"
+    )
 
 
 U_NET = Architecture(

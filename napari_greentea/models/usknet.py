@@ -28,9 +28,7 @@ def build_usk(spec: ModelSpec) -> Graph:
     x = builder.crop_concat("merge1", x, skip)
     x = builder.conv("conv3", x, 2 * spec.base_fmaps, k)
     x = builder.conv("conv4", x, spec.base_fmaps, k)
-    x = builder.conv("ip", x, spec.num_classes, 1, relu=False)
-    builder.softmax(x)
-    return builder.build(f"USK-Net, SK bottom window {spec.window}")
+    return builder.classify("ip", x, spec.num_classes, f"USK-Net, SK bottom window {spec.window}")
 
 
 USK_NET = Architecture(

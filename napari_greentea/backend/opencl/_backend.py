@@ -11,9 +11,7 @@ from .._protocol import DeviceInfo
 from ._device import CLDevice, context_for, select_device
 
 if TYPE_CHECKING:
-    from ...config import TrainConfig
     from ...graph import Graph
-    from ...losses import Loss
     from ._executor import OpenCLPredictor
     from ._train import OpenCLTrainable
 
@@ -53,16 +51,9 @@ class OpenCLBackend:
         return OpenCLPredictor(graph, weights, self.ops)
 
     def trainable(
-        self,
-        graph: Graph,
-        weights: Mapping[str, np.ndarray],
-        *,
-        train: TrainConfig,
-        loss: Loss,
-        optimizer_state: Mapping[str, np.ndarray] | None = None,
+        self, graph: Graph, weights: Mapping[str, np.ndarray], **options: Any
     ) -> OpenCLTrainable:
+        """``options``: ``train``, ``loss``, ``optimizer_state`` (see :class:`Backend`)."""
         from ._train import OpenCLTrainable
 
-        return OpenCLTrainable(
-            graph, weights, self.ops, train=train, loss=loss, optimizer_state=optimizer_state
-        )
+        return OpenCLTrainable(graph, weights, self.ops, **options)

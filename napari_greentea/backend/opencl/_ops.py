@@ -39,17 +39,8 @@ class Ops(Allocator):
         )
 
     # ------------------------------------------------------------ convolution
-    def conv(
-        self,
-        x: Tensor,
-        w: Tensor,
-        b: Tensor | None,
-        dilation: int,
-        *,
-        relu: bool = False,
-        out: Tensor | None = None,
-        accum: bool = False,
-    ) -> Tensor:
+    def conv(self, x: Tensor, w: Tensor, b: Tensor | None, dilation: int, *, relu: bool = False,
+             out: Tensor | None = None, accum: bool = False) -> Tensor:
         """Valid dilated convolution (+bias, +fused ReLU, +accumulate)."""
         n, c, hi, wi = x.shape
         o, _, k, _ = w.shape
@@ -62,50 +53,20 @@ class Ops(Allocator):
         flags = (FLAG_RELU if relu else 0) | (FLAG_ACCUM if accum else 0)
         flags |= FLAG_BIAS if b is not None else 0
         self._run(
-            "conv_fw",
-            (-(-wo // 16), -(-ho // rb), n * nob),
-            (1, 1, _largest_divisor(nob, 16)),
-            x,
-            w,
-            b or w,
-            out,
-            hi,
-            wi,
-            ho,
-            wo,
-            o,
-            flags,
-            C_IN=c,
-            K=k,
-            DIL=dilation,
-            KB=kb,
-            RB=rb,
+            "conv_fw", (-(-wo // 16), -(-ho // rb), n * nob), (1, 1, _largest_divisor(nob, 16)), x,
+            w, b or w, out, hi, wi, ho, wo, o, flags, C_IN=c, K=k, DIL=dilation, KB=kb, RB=rb
         )
         return out
 
-    def conv_bw_input(
-        self,
-        gy: Tensor,
-        w: Tensor,
-        dilation: int,
-        *,
-        out: Tensor | None = None,
-        accum: bool = False,
-    ) -> Tensor:
+    def conv_bw_input(self, gy: Tensor, w: Tensor, dilation: int, *,
+                      out: Tensor | None = None, accum: bool = False) -> Tensor:
         """dX: valid convolution of the zero-padded dY with flipped, transposed W."""
         n, o, ho, wo = gy.shape
         _, c, k, _ = w.shape
         ext = (k - 1) * dilation
         padded = self.empty((n, o, ho + 2 * ext, wo + 2 * ext))
         self._run(
-            "pad",
-            (wo + 2 * ext, ho + 2 * ext, n * o),
-            None,
-            gy,
-            padded,
-            ho,
-            wo,
-            ext,
+            "pad", (wo + 2 * ext, ho + 2 * ext, n * o), None, gy, padded, ho, wo, ext
         )
         wt = self.empty((c, o, k, k))
         self._run("conv_flip", (w.size,), None, w, wt, o, c, k)
@@ -128,24 +89,9 @@ class Ops(Allocator):
         m = gw.size
         partial = gw if parts == 1 else self.empty((parts, m))
         self._run(
-            "conv_bw_weight",
-            (parts, c * k * nkx, o // kb),
-            (1, _largest_divisor(c * k * nkx, 16), 1),
-            x,
-            gy,
-            partial,
-            hi,
-            wi,
-            ho,
-            wo,
-            o,
-            rows,
-            rpp,
-            C_IN=c,
-            K=k,
-            DIL=dilation,
-            KB=kb,
-            KX=kx,
+            "conv_bw_weight", (parts, c * k * nkx, o // kb), (1, _largest_divisor(c * k * nkx, 16),
+            1), x, gy, partial, hi, wi, ho, wo, o, rows, rpp, C_IN=c, K=k, DIL=dilation, KB=kb,
+            KX=kx
         )
         if parts > 1:
             self._run("reduce_sum", (m,), None, partial, gw, parts, m)
@@ -161,20 +107,8 @@ class Ops(Allocator):
         out = self.empty((n, c, ho, wo))
         arg = self.empty((n, c, ho, wo)) if argmax else None
         self._run(
-            "pool_fw",
-            (wo, ho, n * c),
-            None,
-            x,
-            out,
-            arg or out,
-            hi,
-            wi,
-            ho,
-            wo,
-            argmax,
-            PK=kernel,
-            PS=stride,
-            PD=dilation,
+            "pool_fw", (wo, ho, n * c), None, x, out, arg or out, hi, wi, ho, wo, argmax, PK=kernel,
+            PS=stride, PD=dilation
         )
         return out, arg
 
@@ -193,20 +127,8 @@ class Ops(Allocator):
         _, _, ho, wo = gy.shape
         out = self.into(out, in_shape)
         self._run(
-            "pool_bw",
-            (wi, hi, n * c),
-            None,
-            gy,
-            arg,
-            out,
-            hi,
-            wi,
-            ho,
-            wo,
-            FLAG_ACCUM if accum else 0,
-            PK=kernel,
-            PS=stride,
-            PD=dilation,
+            "pool_bw", (wi, hi, n * c), None, gy, arg, out, hi, wi, ho, wo, FLAG_ACCUM if accum else
+            0, PK=kernel, PS=stride, PD=dilation
         )
         return out
 
@@ -222,14 +144,7 @@ class Ops(Allocator):
         h, w = h2 // 2, w2 // 2
         out = self.into(out, (n, c, h, w))
         self._run(
-            "upsample_bw",
-            (w, h, n * c),
-            None,
-            gy,
-            out,
-            h,
-            w,
-            FLAG_ACCUM if accum else 0,
+            "upsample_bw", (w, h, n * c), None, gy, out, h, w, FLAG_ACCUM if accum else 0
         )
         return out
 
@@ -240,19 +155,8 @@ class Ops(Allocator):
         for src, c_off, off in ((a, 0, 0), (b, ca, (hb - h) // 2)):
             cs, hs, ws = src.shape[1:]
             self._run(
-                "crop_concat_fw",
-                (w, h, n * cs),
-                None,
-                src,
-                out,
-                cs,
-                hs,
-                ws,
-                ca + cb,
-                h,
-                w,
-                c_off,
-                off,
+                "crop_concat_fw", (w, h, n * cs), None, src, out, cs, hs, ws, ca + cb, h, w, c_off,
+                off
             )
         return out
 
@@ -264,20 +168,8 @@ class Ops(Allocator):
         _, cs, hs, ws = shape
         out = self.into(out, shape)
         self._run(
-            "crop_concat_bw",
-            (ws, hs, n * cs),
-            None,
-            gy,
-            out,
-            cs,
-            hs,
-            ws,
-            ct,
-            h,
-            w,
-            c_off,
-            (hs - h) // 2,
-            FLAG_ACCUM if accum else 0,
+            "crop_concat_bw", (ws, hs, n * cs), None, gy, out, cs, hs, ws, ct, h, w, c_off, (hs - h)
+            // 2, FLAG_ACCUM if accum else 0
         )
         return out
 
@@ -325,17 +217,7 @@ class Ops(Allocator):
         loss = self.empty((n, h, w))
         scale = 1.0 / norm
         self._run(
-            "softmax_xent",
-            (h * w, n),
-            None,
-            logits,
-            lab,
-            cw,
-            grad,
-            loss,
-            c,
-            h * w,
-            scale,
+            "softmax_xent", (h * w, n), None, logits, lab, cw, grad, loss, c, h * w, scale
         )
         per_pixel = self.download(loss)
         return float(per_pixel.sum(dtype=np.float64) * scale), grad
@@ -356,19 +238,7 @@ class Ops(Allocator):
         bc2_sqrt: float,
     ) -> None:
         self._run(
-            "adam_update",
-            (p.size,),
-            None,
-            p,
-            g,
-            m,
-            v,
-            b1,
-            b2,
-            eps,
-            wd,
-            step_size,
-            bc2_sqrt,
+            "adam_update", (p.size,), None, p, g, m, v, b1, b2, eps, wd, step_size, bc2_sqrt
         )
 
     def sgd(
@@ -383,14 +253,5 @@ class Ops(Allocator):
         first: bool,
     ) -> None:
         self._run(
-            "sgd_update",
-            (p.size,),
-            None,
-            p,
-            g,
-            buf,
-            lr,
-            momentum,
-            wd,
-            first,
+            "sgd_update", (p.size,), None, p, g, buf, lr, momentum, wd, first
         )

@@ -41,18 +41,10 @@ class OpenCLTrainable:
     """Same methods as ``TorchTrainable``: ``train_step``, ``predict``,
     ``weights``, ``optimizer_state``, ``load_optimizer_state``."""
 
-    def __init__(
-        self,
-        graph: Graph,
-        weights: Mapping[str, np.ndarray],
-        ops: Ops,
-        *,
-        train: TrainConfig,
-        loss: Loss,
-        optimizer_state: Mapping[str, np.ndarray] | None = None,
-    ) -> None:
-        self.graph = graph
-        self.ops = ops
+    def __init__(self, graph: Graph, weights: Mapping[str, np.ndarray], ops: Ops, *,
+                 train: TrainConfig, loss: Loss,
+                 optimizer_state: Mapping[str, np.ndarray] | None = None) -> None:
+        self.graph, self.ops = graph, ops
         self.train_config = train
         self.loss = loss
         self._runner = _Runner(graph, weights, ops)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -11,9 +11,7 @@ from .._protocol import DeviceInfo
 from ._module import build_module, run_inference
 
 if TYPE_CHECKING:
-    from ...config import TrainConfig
     from ...graph import Graph
-    from ...losses import Loss
     from ._train import TorchTrainable
 
 
@@ -98,20 +96,13 @@ class TorchBackend:
         kind = "cpu" if self.device == "cpu" else "gpu"
         return DeviceInfo(self.name, desc, kind, memory, driver)
 
-    def build(self, graph: Graph, weights: Mapping[str, np.ndarray]) -> TorchPredictor:
-        return TorchPredictor(graph, weights, self.device)
-
     def trainable(
-        self,
-        graph: Graph,
-        weights: Mapping[str, np.ndarray],
-        *,
-        train: TrainConfig,
-        loss: Loss,
-        optimizer_state: Mapping[str, np.ndarray] | None = None,
+        self, graph: Graph, weights: Mapping[str, np.ndarray], **options: Any
     ) -> TorchTrainable:
+        """``options``: ``train``, ``loss``, ``optimizer_state`` (see :class:`Backend`)."""
         from ._train import TorchTrainable
 
-        return TorchTrainable(
-            graph, weights, self.device, train=train, loss=loss, optimizer_state=optimizer_state
-        )
+        return TorchTrainable(graph, weights, self.device, **options)
+
+    def build(self, graph: Graph, weights: Mapping[str, np.ndarray]) -> TorchPredictor:
+        return TorchPredictor(graph, weights, self.device)

@@ -23,16 +23,9 @@ from ._module import build_module, run_inference
 class TorchTrainable:
     """A trainable :class:`GraphModule` plus its optimiser on one device."""
 
-    def __init__(
-        self,
-        graph: Graph,
-        weights: Mapping[str, np.ndarray],
-        device: str,
-        *,
-        train: TrainConfig,
-        loss: Loss,
-        optimizer_state: Mapping[str, np.ndarray] | None = None,
-    ) -> None:
+    def __init__(self, graph: Graph, weights: Mapping[str, np.ndarray], device: str, *,
+                 train: TrainConfig, loss: Loss,
+                 optimizer_state: Mapping[str, np.ndarray] | None = None) -> None:
         import torch
 
         self.graph = graph
