@@ -29,6 +29,7 @@ import numpy as np
 from .config import ModelSpec, PreprocessConfig
 from .events import BlockWritten, PredictEvent, PredictionFinished, PredictionStarted
 from .graph import Graph
+from .io import unit_to_uint8
 from .preprocess import SliceNorm, check_image, clahe_slice, slice_stats
 
 if TYPE_CHECKING:
@@ -145,9 +146,7 @@ def z_index(z: int | None) -> tuple[int, ...]:
 
 def to_dtype(prob: np.ndarray, dtype: str) -> np.ndarray:
     """Probabilities as stored: float32 as they are, uint8 as round(255 p)."""
-    if dtype == "uint8":
-        return np.rint(np.clip(prob, 0, 1) * 255).astype(np.uint8)
-    return prob
+    return unit_to_uint8(prob) if dtype == "uint8" else prob
 
 
 def predict_block(
