@@ -64,6 +64,7 @@ def bench_train(
     backends, kind: str, out_size: int, runs: int, name: str = "interactive"
 ) -> list[str]:
     from napari_greentea.config import LossConfig, TrainConfig
+    from napari_greentea.losses import LossBatch, make_loss
 
     graph, weights = _graph(kind, name)
     size = graph.input_size_for(out_size)
@@ -71,8 +72,9 @@ def bench_train(
     rng = np.random.default_rng(0)
     x = rng.standard_normal((1, graph.in_channels, size, size)).astype(np.float32)
     y = rng.integers(0, graph.num_classes + 1, (1, out, out))
+    y = LossBatch.from_patches(x, y, context_lo=graph.context // 2)
     models = [
-        backend.trainable(graph, weights, train=TrainConfig(), loss=LossConfig())
+        backend.trainable(graph, weights, train=TrainConfig(), loss=make_loss(LossConfig()))
         for backend in backends
     ]
     cells = _median_times([lambda m=m: m.train_step(x, y, 1e-4) for m in models], runs)
@@ -99,8 +101,8 @@ def main(argv: list[str] | None = None) -> int:
 
     import torch
 
-    from napari_greentea.backend._torch import TorchBackend
     from napari_greentea.backend.opencl import OpenCLBackend
+    from napari_greentea.backend.torch import TorchBackend
     from napari_greentea.models import PAPER_TILES
 
     torch.set_num_threads(os.cpu_count() or 1)

@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from .config import MODEL_KINDS, LossConfig, PreprocessConfig, TrainConfig
+from .config import CLASS_BALANCES, LossConfig, PreprocessConfig, TrainConfig
 from .segment import BOUNDARY_CHANNEL, DEFAULT_MIN_SIZE
 
 log = logging.getLogger("napari_greentea")
@@ -77,33 +77,52 @@ def cmd_info(args: argparse.Namespace) -> int:
 
 
 # ---------------------------------------------------------------- model helpers
-def _load_model(args: argparse.Namespace) -> tuple[Any, Any, dict[str, np.ndarray], Any]:
-    """(spec, dense graph, weights, preprocess) from --checkpoint or --arch/--preset."""
+def _model(args: argparse.Namespace) -> Any:
+    """The checkpoint of --checkpoint, else one with RANDOM weights from --arch/--preset."""
     from .checkpoint import Checkpoint
-    from .models import dense_graph, preset
+    from .models import dense_graph
     from .weights import init_weights
 
     if args.checkpoint:
-        ckpt = Checkpoint.load(args.checkpoint)
-        return ckpt.spec, dense_graph(ckpt.spec), ckpt.weights, ckpt.preprocess
-    spec = preset(args.arch, args.preset)
-    graph = dense_graph(spec)
+        return Checkpoint.load(args.checkpoint)
+    spec = _spec(args)
     log.warning("no --checkpoint: predicting with RANDOM weights (smoke run)")
-    return spec, graph, init_weights(graph, args.seed), PreprocessConfig()
+    weights = init_weights(dense_graph(spec), args.seed)
+    return Checkpoint(spec=spec, weights=weights, preprocess=PreprocessConfig())
+
+
+def _spec(args: argparse.Namespace) -> Any:
+    """The spec of --arch/--preset with the architecture's --knob NAME=VALUE changes."""
+    from .models import architecture, preset
+
+    arch = architecture(args.arch)
+    base = preset(args.arch, args.preset)
+    knobs = {knob.name: knob for knob in arch.knobs}
+    overrides: dict[str, Any] = {}
+    for item in args.knob or ():
+        name, _, value = item.partition("=")
+        if name not in knobs or not value.strip().isdigit():
+            raise ValueError(
+                f"--knob {item!r}: expected NAME=INTEGER with NAME one of "
+                f"{', '.join(knobs) or '(none)'} for architecture {args.arch!r}"
+            )
+        overrides.update(knobs[name].overrides(base, int(value)))
+    return preset(args.arch, args.preset, **overrides)
 
 
 def _predict_to(args: argparse.Namespace, image: Any, output: str | None) -> Any:
     from .backend import get_backend
     from .events import BlockWritten
-    from .predict import PredictionJob
+    from .predict import PredictionJob, build_predictor
 
-    spec, graph, weights, pre = _load_model(args)
+    model = _model(args)
     backend = get_backend(args.backend, args.device)
-    predictor = backend.build(graph, weights)
+    predictor = build_predictor(model, backend)
     zarr_out = output if output and output.endswith(".zarr") else None
     job = PredictionJob(
-        predictor, graph, image, block=args.block, output=zarr_out, preprocess=pre,
-        overwrite=args.overwrite, attrs={"spec": spec.to_dict()},
+        predictor, predictor.graph, image, block=args.block, output=zarr_out,
+        preprocess=model.preprocess, overwrite=args.overwrite,
+        attrs={"spec": model.spec.to_dict()},
     )
     bar = Progress(len(job.blocks), f"predict ({backend.name})")
     for event in job.run():
@@ -116,7 +135,6 @@ def _predict_to(args: argparse.Namespace, image: Any, output: str | None) -> Any
 def _predict_distributed(args: argparse.Namespace) -> int:
     import tempfile
 
-    from .checkpoint import Checkpoint
     from .distributed import connect, predict_distributed
 
     if not args.output.endswith(".zarr"):
@@ -124,9 +142,7 @@ def _predict_distributed(args: argparse.Namespace) -> int:
     checkpoint = args.checkpoint
     with tempfile.TemporaryDirectory() as tmp:
         if not checkpoint:
-            spec, _, weights, pre = _load_model(args)
-            checkpoint = str(Checkpoint(spec=spec, weights=weights, preprocess=pre).save(
-                Path(tmp) / "random.npz"))
+            checkpoint = str(_model(args).save(Path(tmp) / "random.npz"))
         client = connect(args.scheduler, args.workers)
         try:
             bar = Progress(1, "predict (dask)")
@@ -201,7 +217,6 @@ def run_training(trainer: Any, label: str = "train") -> Any:
 
 def cmd_train(args: argparse.Namespace) -> int:
     from .io import read_image
-    from .models import preset
     from .sample import CLASS_NAMES, isbi_labels_to_classes
     from .train import LabeledImage, Trainer
 
@@ -212,7 +227,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     if args.slices:
         lo, hi = (int(v) for v in args.slices.split(":"))
         image, labels = image[lo:hi], labels[lo:hi]
-    spec = preset(args.arch, args.preset)
+    spec = _spec(args)
     train, loss = _train_configs(args)
     trainer = Trainer(
         spec, [LabeledImage(image, labels)], train=train, loss=loss, backend=args.backend,
@@ -227,6 +242,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 def cmd_evaluate(args: argparse.Namespace) -> int:
     from .io import read_image
     from .metrics import isbi_scores
+    from .sample import CELL, MEMBRANE
 
     gt = np.asarray(read_image(args.gt))
     if args.prob:
@@ -241,8 +257,8 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         gt = gt[lo:hi]
         prob = prob[lo:hi] if prob.shape[0] != gt.shape[0] else prob
     values = set(np.unique(gt).tolist())
-    if 2 in values and values <= {0, 1, 2}:  # our convention: 1 membrane, 2 cell
-        gt = gt == 2
+    if CELL in values and values <= {0, MEMBRANE, CELL}:  # class labels, not a 0/255 mask
+        gt = gt == CELL
     scores = isbi_scores(prob, gt)
     for key, value in scores.items():
         print(f"{key}: {value:.4f}" if isinstance(value, float) else f"{key}: {value}")
@@ -311,18 +327,31 @@ def cmd_gui(args: argparse.Namespace) -> int:
 
 
 # ---------------------------------------------------------------- parser
+def _arch_args(p: argparse.ArgumentParser) -> None:
+    """--arch, --preset and --knob, with choices from the architecture registry."""
+    from .models import architecture_names, preset_names
+
+    p.add_argument("--arch", choices=architecture_names(), default="u")
+    p.add_argument("--preset", choices=preset_names(), default="interactive")
+    p.add_argument("--knob", action="append", metavar="NAME=VALUE",
+                   help="change an architecture knob (e.g. base_fmaps=32, depth=3); repeatable")
+
+
 def _model_args(p: argparse.ArgumentParser) -> None:
+    from .predict import DEFAULT_BLOCK
+
     p.add_argument("--checkpoint", help="trained model (.npz); else random weights")
-    p.add_argument("--arch", choices=MODEL_KINDS, default="u")
-    p.add_argument("--preset", choices=("interactive", "paper"), default="interactive")
+    _arch_args(p)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--backend", default=None, help="auto, torch, torch-cpu, torch-cuda, opencl")
     p.add_argument("--device", default=None, help="device within the backend")
-    p.add_argument("--block", type=int, default=256, help="output block edge (pixels)")
+    p.add_argument("--block", type=int, default=DEFAULT_BLOCK, help="output block edge (pixels)")
     p.add_argument("--overwrite", action="store_true")
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from .losses import loss_names
+
     parser = argparse.ArgumentParser(prog="greentea", description=__doc__)
     parser.add_argument("-v", "--verbose", action="store_true")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -343,10 +372,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("image")
     p.add_argument("labels", help="0 = unlabeled, 1..K classes (or ISBI with --isbi-labels)")
     p.add_argument("--output", required=True, help="checkpoint path (.npz)")
-    p.add_argument("--arch", choices=MODEL_KINDS, default="u")
-    p.add_argument("--preset", choices=("interactive", "paper"), default="interactive")
-    p.add_argument("--loss", choices=("softmax", "malis"), default="softmax")
-    p.add_argument("--balance", choices=("none", "histeq", "weights"), default="none")
+    _arch_args(p)
+    p.add_argument("--loss", choices=loss_names(), default="softmax")
+    p.add_argument("--balance", choices=CLASS_BALANCES, default="none")
     p.add_argument("--optimizer", choices=("adam", "sgd"), default="adam")
     p.add_argument("--iterations", type=int, default=200)
     p.add_argument("--lr", type=float, default=1e-3)

@@ -12,8 +12,7 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-ModelKind = Literal["sw", "sk", "u", "usk"]
-MODEL_KINDS: tuple[str, ...] = ("sw", "sk", "u", "usk")
+CLASS_BALANCES: tuple[str, ...] = ("none", "histeq", "weights")
 InitKind = Literal["paper", "he"]
 
 
@@ -54,23 +53,24 @@ def _positive(owner: str, name: str, value: int) -> None:
 class ModelSpec(_Serializable):
     """Describes one network; ``models.build_graph`` expands it into layers.
 
-    The fields used depend on ``kind``:
+    ``kind`` is an architecture registered in ``models``. The fields used
+    depend on it (each architecture's file says which):
 
     * ``sw`` / ``sk``: a sliding-window stack ``conv(kernel_sizes[i],
       fmaps[i]) -> ReLU -> maxpool(pool)`` for each stage, then fully
       connected layers ``fc`` and a classifier. ``window`` is the SW input
       size (the receptive field). ``sk`` is the same network in strided-kernel
-      form (facts §1.2): same weights, dense output.
+      form: pool strides become dilations, same weights, dense output.
     * ``u``: U-Net with ``depth`` poolings, ``base_fmaps`` doubled
       (``fmap_inc``) per level, ``convs_per_level`` valid
       ``unet_kernel``-convs per level, nearest 2x upsampling followed by a
       learned 1x1 conv halving the channels, centre crop-concat.
     * ``usk``: a depth-1 U-Net (``base_fmaps``) whose bottom is an SK-Net
       given by ``kernel_sizes``/``fmaps``/``fc``/``window`` at half
-      resolution (facts §1.4).
+      resolution.
     """
 
-    kind: ModelKind
+    kind: str
     in_channels: int = 1
     num_classes: int = 2
     # sliding-window / strided-kernel part (sw, sk, and the usk bottom)
@@ -89,10 +89,9 @@ class ModelSpec(_Serializable):
 
     def __post_init__(self) -> None:
         owner = f"ModelSpec(kind={self.kind!r})"
-        if self.kind not in MODEL_KINDS:
-            raise ValueError(
-                f"unknown architecture {self.kind!r}; accepted: {', '.join(MODEL_KINDS)}"
-            )
+        from .models import architecture
+
+        architecture(self.kind)  # raises ValueError naming the registered kinds
         for name in (
             "in_channels",
             "window",
@@ -146,33 +145,15 @@ class PreprocessConfig(_Serializable):
 
 
 @dataclass(frozen=True, kw_only=True)
-class PredictConfig(_Serializable):
-    """Tiled prediction: output block edge (pixels), output path, dtype."""
-
-    block: int = 256
-    output: str | None = None
-    dtype: Literal["float32", "uint8"] = "float32"
-
-    def __post_init__(self) -> None:
-        _positive("PredictConfig", "block", self.block)
-        if self.dtype not in ("float32", "uint8"):
-            raise ValueError(f"dtype must be 'float32' or 'uint8', got {self.dtype!r}")
-
-
-@dataclass(frozen=True, kw_only=True)
-class BackendChoice(_Serializable):
-    """Which backend and device to run on; ``name=None`` means automatic."""
-
-    name: str | None = None
-    device: str | None = None
-
-
-@dataclass(frozen=True, kw_only=True)
 class LossConfig(_Serializable):
-    """Training loss: softmax cross-entropy or constrained MALIS."""
+    """Training loss (a name registered in ``losses``) and the data's class balance.
 
-    kind: Literal["softmax", "malis"] = "softmax"
-    class_balance: Literal["none", "histeq", "weights"] = "none"
+    ``malis_*`` parameterise the MALIS loss; the class-balance fields decide
+    how patches are drawn and which class weights reach the loss.
+    """
+
+    kind: str = "softmax"
+    class_balance: str = "none"
     patch_prior: bool = True
     masking: bool = True
     label_boost: tuple[float, ...] = ()
@@ -183,11 +164,15 @@ class LossConfig(_Serializable):
     weight_clip: tuple[float, float] = (0.05, 20.0)
 
     def __post_init__(self) -> None:
-        if self.kind not in ("softmax", "malis"):
-            raise ValueError(f"loss kind must be 'softmax' or 'malis', got {self.kind!r}")
-        if self.class_balance not in ("none", "histeq", "weights"):
+        from .losses import loss_names
+
+        if self.kind not in loss_names():
             raise ValueError(
-                "class_balance must be 'none', 'histeq' or 'weights', "
+                f"unknown loss {self.kind!r}; accepted: {', '.join(loss_names())}"
+            )
+        if self.class_balance not in CLASS_BALANCES:
+            raise ValueError(
+                f"class_balance must be one of {', '.join(CLASS_BALANCES)}, "
                 f"got {self.class_balance!r}"
             )
         if self.malis_variant not in ("hinge", "square"):

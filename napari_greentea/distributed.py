@@ -21,19 +21,20 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from .config import PreprocessConfig
 from .predict import (
+    DEFAULT_BLOCK,
     DONE_ARRAY,
     PROB_ARRAY,
     Block,
+    SliceSource,
     TileGeometry,
+    build_predictor,
     create_sink,
     mark_complete,
     pending_blocks,
     plan_blocks,
-    read_window,
+    predict_block,
 )
 from .preprocess import SliceNorm, check_image, slice_stats
 
@@ -62,15 +63,12 @@ class DistributedSummary:
 @functools.lru_cache(maxsize=4)
 def _worker_model(checkpoint: str, backend: str | None, device: str | None) -> Any:
     """Load the checkpoint and build the predictor once per worker process."""
-    from .backend import get_backend
     from .checkpoint import Checkpoint
-    from .models import dense_graph
 
     _limit_torch_threads()
     ckpt = Checkpoint.load(checkpoint)
-    graph = dense_graph(ckpt.spec)
     log.info("worker %d loaded %s", os.getpid(), checkpoint)
-    return get_backend(backend, device).build(graph, ckpt.weights)
+    return build_predictor(ckpt, backend, device)
 
 
 def _limit_torch_threads() -> None:
@@ -117,16 +115,9 @@ def predict_block_task(
     predictor = _worker_model(checkpoint, backend, device)
     image = _worker_input(source, array_key)
     plane = image if block.z is None else image[block.z]
-    y0, x0 = block.y[0] - geometry.lo, block.x[0] - geometry.lo
-    window = SliceNorm(*norm).apply(read_window(plane, y0, x0, geometry.net_input))
-    prob = predictor(window[None, None])[0]
-    out = prob[:, : block.y[1] - block.y[0], : block.x[1] - block.x[0]]
-    if dtype == "uint8":
-        out = np.rint(np.clip(out, 0, 1) * 255).astype(np.uint8)
     sink, done = _open_output(output)
-    zsel = () if block.z is None else (block.z,)
-    sink[(slice(None), *zsel, slice(*block.y), slice(*block.x))] = out
-    done[(*zsel, *block.grid)] = 1
+    predict_block(predictor, SliceSource(plane, SliceNorm(*norm)), block, geometry, sink, done,
+                  dtype)
     return block.index
 
 
@@ -166,7 +157,7 @@ def predict_distributed(
     output: str | os.PathLike[str],
     *,
     key: str | None = None,
-    block: int = 512,
+    block: int = DEFAULT_BLOCK,
     backend: str | None = None,
     device: str | None = None,
     dtype: str = "float32",

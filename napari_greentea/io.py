@@ -57,6 +57,11 @@ def read_image(path: str | os.PathLike[str], *, key: str | None = None) -> Any:
     raise ValueError(f"unsupported image format {suffix!r} ({p}); accepted: {READ_SUFFIXES}")
 
 
+def unit_to_uint8(array: Any) -> np.ndarray:
+    """Values in [0, 1] (probabilities) as uint8 ``round(255 p)``, clipped."""
+    return np.rint(np.clip(array, 0, 1) * 255).astype(np.uint8)
+
+
 def _atomic_target(path: Path) -> Path:
     return path.with_name(f".{path.name}.partial")
 
@@ -69,7 +74,7 @@ def write_tiff(path: str | os.PathLike[str], data: Any, dtype: str = "float32") 
     tmp = _atomic_target(final)
     array = np.asarray(data)
     if dtype == "uint8" and array.dtype != np.uint8:
-        array = np.rint(np.clip(array, 0, 1) * 255).astype(np.uint8)
+        array = unit_to_uint8(array)
     elif dtype == "float32":
         array = array.astype(np.float32, copy=False)
     tifffile.imwrite(tmp, array, imagej=array.ndim <= 5 and array.dtype != np.float64)
@@ -116,6 +121,6 @@ def write_png_preview(path: str | os.PathLike[str], image: Any, prob: Any) -> Pa
     canvas = np.concatenate([left, np.ones((left.shape[0], 8), np.float32), pr], axis=1)
     final = Path(path)
     tmp = _atomic_target(final).with_suffix(".png")
-    imsave(tmp, np.rint(np.clip(canvas, 0, 1) * 255).astype(np.uint8), check_contrast=False)
+    imsave(tmp, unit_to_uint8(canvas), check_contrast=False)
     os.replace(tmp, final)
     return final

@@ -1,7 +1,7 @@
 """ISBI 2012 segmentation metrics (V_Rand / V_Info after thinning, pixel error).
 
-Re-implements the Fiji ``trainableSegmentation.metrics`` definitions described
-in ``isbi-metrics.md`` §3: everything is per 2-D slice with 4-connectivity,
+Re-implements the Fiji ``trainableSegmentation.metrics`` definitions used by
+the ISBI 2012 challenge: everything is per 2-D slice with 4-connectivity,
 restricted to the ground-truth foreground, and the proposal is thresholded at
 each ``t`` (interior iff ``p > t``), its boundary thinned by a watershed flood
 from the interior components (leaving 1-px watershed lines), and boundary

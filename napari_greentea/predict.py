@@ -16,24 +16,30 @@ float32 class probabilities (or uint8 = round(255 p)).
 
 from __future__ import annotations
 
-import json
 import logging
 import math
 import os
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence, Sized
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .config import PreprocessConfig
+from .config import ModelSpec, PreprocessConfig
 from .events import BlockWritten, PredictEvent, PredictionFinished, PredictionStarted
 from .graph import Graph
+from .io import unit_to_uint8
 from .preprocess import SliceNorm, check_image, clahe_slice, slice_stats
+
+if TYPE_CHECKING:
+    from .backend import Backend, Predictor
+    from .checkpoint import Checkpoint
 
 log = logging.getLogger(__name__)
 
+#: Output block edge (pixels) of every prediction runner unless told otherwise.
+DEFAULT_BLOCK = 256
 DONE_ARRAY = "done"
 PROB_ARRAY = "prob"
 
@@ -107,18 +113,63 @@ def read_window(plane: Any, y0: int, x0: int, size: int) -> np.ndarray:
     return box[np.ix_(rows - r0, cols - c0)]
 
 
-class _SliceSource:
-    """Normalised access to one slice (CLAHE needs the whole slice in memory)."""
+class SliceSource:
+    """Normalised, mirror-padded windows of one slice.
 
-    def __init__(self, image: Any, z: int | None, config: PreprocessConfig) -> None:
-        self.plane = image if z is None else image[z]
-        self.norm: SliceNorm = slice_stats(image, z, config)
+    ``norm`` maps raw intensities to the network's range; compute it once per
+    slice (:meth:`for_slice`) so every block of the slice sees the same
+    numbers as a whole-image pass.
+    """
+
+    def __init__(self, plane: Any, norm: SliceNorm) -> None:
+        self.plane = plane
+        self.norm = norm
+
+    @classmethod
+    def for_slice(cls, image: Any, z: int | None, config: PreprocessConfig) -> SliceSource:
+        """Slice ``z`` of ``image`` (CLAHE needs the whole slice in memory)."""
+        plane = image if z is None else image[z]
+        norm = slice_stats(image, z, config)
         if config.clahe:
-            self.plane = clahe_slice(np.asarray(self.plane), self.norm, config.clahe_clip)
-            self.norm = SliceNorm(-1.0, 1.0)
+            plane = clahe_slice(np.asarray(plane), norm, config.clahe_clip)
+            norm = SliceNorm(-1.0, 1.0)
+        return cls(plane, norm)
 
     def window(self, y0: int, x0: int, size: int) -> np.ndarray:
         return self.norm.apply(read_window(self.plane, y0, x0, size))
+
+
+def z_index(z: int | None) -> tuple[int, ...]:
+    """The leading index of slice ``z`` in a (C, [Z,] Y, X) array: () for 2-D."""
+    return () if z is None else (z,)
+
+
+def to_dtype(prob: np.ndarray, dtype: str) -> np.ndarray:
+    """Probabilities as stored: float32 as they are, uint8 as round(255 p)."""
+    return unit_to_uint8(prob) if dtype == "uint8" else prob
+
+
+def predict_block(
+    predictor: Callable[[np.ndarray], np.ndarray],
+    source: SliceSource,
+    blk: Block,
+    geometry: TileGeometry,
+    sink: Any,
+    done: Any = None,
+    dtype: str = "float32",
+) -> None:
+    """Predict one block, write it into ``sink`` and set its ``done`` flag.
+
+    The one block body of every runner: the local job, the napari widget's
+    view-first stream (through the job) and the dask task.
+    """
+    y0, x0 = blk.y[0] - geometry.lo, blk.x[0] - geometry.lo
+    prob = predictor(source.window(y0, x0, geometry.net_input)[None, None])[0]
+    out = to_dtype(prob[:, : blk.y[1] - blk.y[0], : blk.x[1] - blk.x[0]], dtype)
+    zsel = z_index(blk.z)
+    sink[(slice(None), *zsel, slice(*blk.y), slice(*blk.x))] = out
+    if done is not None:
+        done[(*zsel, *blk.grid)] = 1
 
 
 def predict_blocks(
@@ -143,24 +194,13 @@ def predict_blocks(
     its ``len()`` at the start when it has one.
     """
     preprocess = preprocess or PreprocessConfig()
-    sources: dict[int | None, _SliceSource] = {}
+    source: SliceSource | None = None
+    current: int | None = None
     total = len(blocks) if isinstance(blocks, Sized) else 0
     for n, blk in enumerate(blocks, start=1):
-        if blk.z not in sources:
-            sources.clear()  # one slice at a time keeps memory bounded
-            sources[blk.z] = _SliceSource(image, blk.z, preprocess)
-        src = sources[blk.z]
-        y0, x0 = blk.y[0] - geometry.lo, blk.x[0] - geometry.lo
-        window = src.window(y0, x0, geometry.net_input)
-        prob = predictor(window[None, None])[0]
-        h, w = blk.y[1] - blk.y[0], blk.x[1] - blk.x[0]
-        out = prob[:, :h, :w]
-        if dtype == "uint8":
-            out = np.rint(np.clip(out, 0, 1) * 255).astype(np.uint8)
-        zsel = () if blk.z is None else (blk.z,)
-        sink[(slice(None), *zsel, slice(*blk.y), slice(*blk.x))] = out
-        if done is not None:
-            done[(*zsel, *blk.grid)] = 1
+        if source is None or blk.z != current:  # one slice at a time keeps memory bounded
+            source, current = SliceSource.for_slice(image, blk.z, preprocess), blk.z
+        predict_block(predictor, source, blk, geometry, sink, done, dtype)
         yield BlockWritten(blk.index, n, total, blk.z, blk.y, blk.x)
 
 
@@ -233,7 +273,7 @@ def pending_blocks(blocks: Sequence[Block], done: Any, prob: Any = None) -> list
     check = prob is not None and np.dtype(prob.dtype).kind == "f"
     todo = []
     for b in blocks:
-        zsel = () if b.z is None else (b.z,)
+        zsel = z_index(b.z)
         missing = check and np.isnan(prob[(slice(None), *zsel, b.y[0], b.x[0])]).any()
         if not flags[(*zsel, *b.grid)] or missing:
             todo.append(b)
@@ -254,7 +294,7 @@ class PredictionJob:
         graph: Graph,
         image: Any,
         *,
-        block: int = 256,
+        block: int = DEFAULT_BLOCK,
         output: str | os.PathLike[str] | None = None,
         preprocess: PreprocessConfig | None = None,
         dtype: str = "float32",
@@ -283,11 +323,17 @@ class PredictionJob:
         return pending_blocks(self.blocks, self.done, self.prob)
 
     def run(self, order: Iterable[Block] | None = None) -> Iterator[PredictEvent]:
-        """Predict pending blocks (in ``order`` if given); yield events."""
-        todo = list(order) if order is not None else self.pending()
-        yield PredictionStarted(len(self.blocks), len(self.blocks) - len(todo), self.path)
+        """Predict pending blocks (in ``order`` if given); yield events.
+
+        ``order`` is consumed lazily, so a queue that reorders itself while
+        the job runs (the napari widget follows the view) is honoured.
+        """
+        todo: Iterable[Block] = self.pending() if order is None else order
+        pending = len(todo) if isinstance(todo, Sized) else len(self.pending())
+        yield PredictionStarted(len(self.blocks), len(self.blocks) - pending, self.path)
         start = time.perf_counter()
-        yield from predict_blocks(
+        written = 0
+        for event in predict_blocks(
             self.predictor,
             self.image,
             self.prob,
@@ -296,10 +342,11 @@ class PredictionJob:
             preprocess=self.preprocess,
             done=self.done,
             dtype=self.dtype,
-        )
-        complete = not self.pending()
-        mark_complete(self.prob, complete)
-        yield PredictionFinished(self.path, len(todo), time.perf_counter() - start)
+        ):
+            written += 1
+            yield event
+        mark_complete(self.prob, not self.pending())
+        yield PredictionFinished(self.path, written, time.perf_counter() - start)
 
 
 def predict_image(
@@ -319,9 +366,21 @@ def predict_image(
     return np.asarray(job.prob[...]) if job.path is None else job.prob
 
 
-def open_prediction(path: str | os.PathLike[str]) -> tuple[Any, dict[str, Any]]:
-    """Open a prediction store: (prob zarr array, greentea metadata)."""
-    import zarr
+def build_predictor(
+    model: Checkpoint | ModelSpec,
+    backend: str | Backend | None = None,
+    device: str | None = None,
+    *,
+    seed: int = 0,
+) -> Predictor:
+    """A predictor of the dense graph of a checkpoint (its weights) or of a
+    spec (fresh weights from ``seed``) on ``backend``; ``.graph`` is the graph."""
+    from .backend import get_backend
+    from .checkpoint import Checkpoint
+    from .models import dense_graph
+    from .weights import init_weights
 
-    group = zarr.open_group(str(path), mode="r")
-    return group[PROB_ARRAY], json.loads(json.dumps(dict(group.attrs.get("greentea", {}))))
+    spec = model.spec if isinstance(model, Checkpoint) else model
+    graph = dense_graph(spec)
+    weights = model.weights if isinstance(model, Checkpoint) else init_weights(graph, seed)
+    return get_backend(backend, device).build(graph, weights)

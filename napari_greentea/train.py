@@ -8,7 +8,6 @@ network, which has the same weights and computes the same function.
 
 from __future__ import annotations
 
-import copy
 import logging
 import math
 import os
@@ -18,7 +17,7 @@ import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -33,9 +32,13 @@ from .events import (
     TrainingStopped,
     Validated,
 )
+from .losses import LossBatch
 from .models import dense_graph
 from .preprocess import check_image, preprocess_image
 from .weights import init_weights
+
+if TYPE_CHECKING:
+    from .backend import Backend, TrainableModel
 
 log = logging.getLogger(__name__)
 
@@ -116,13 +119,14 @@ class Trainer:
         train: TrainConfig | None = None,
         loss: LossConfig | None = None,
         preprocess: PreprocessConfig | None = None,
-        backend: Any = None,
+        backend: str | Backend | None = None,
         class_names: Sequence[str] = (),
         init_from: Checkpoint | None = None,
         resume: Checkpoint | None = None,
         validation: Sequence[LabeledImage] = (),
     ) -> None:
         from .backend import get_backend
+        from .losses import make_loss
 
         if resume is not None:
             spec = resume.spec
@@ -141,9 +145,8 @@ class Trainer:
         self.output = self.train_config.output
         if self.output:
             check_writable(self.output)
-        self.backend = backend if backend is not None and not isinstance(backend, str) else (
-            get_backend(backend)
-        )
+        self.backend = get_backend(backend)
+        self.loss = make_loss(self.loss_config)
         self.graph = dense_graph(spec)
         self.input_size = self.graph.input_size_for(self.train_config.output_size)
         self.output_size = self.graph.output_size(self.input_size)
@@ -161,14 +164,7 @@ class Trainer:
             self.history = list(resume.history)
             if resume.rng_state:
                 self.sampler.set_state(resume.rng_state)
-        self.model = self.backend.trainable(
-            self.graph,
-            weights,
-            train=self.train_config,
-            loss=self.loss_config,
-            class_weights=self.sampler.class_weights,
-            optimizer_state=opt_state,
-        )
+        self.model = self._trainable(weights, opt_state)
         self._stop = threading.Event()
         self._running = threading.Event()
         self._running.set()
@@ -184,6 +180,15 @@ class Trainer:
 
     def resume(self) -> None:
         self._running.set()
+
+    def _trainable(self, weights: Any, optimizer_state: Any) -> TrainableModel:
+        return self.backend.trainable(
+            self.graph,
+            weights,
+            train=self.train_config,
+            loss=self.loss,
+            optimizer_state=optimizer_state,
+        )
 
     # ------------------------------------------------------------ data
     def _make_sampler(self) -> Any:
@@ -242,7 +247,13 @@ class Trainer:
                 return
             lr = learning_rate(cfg, self.iteration)
             images, labels = self.sampler.sample(cfg.batch_size)
-            value = self.model.train_step(images, labels, lr)
+            batch = LossBatch.from_patches(
+                images,
+                labels,
+                context_lo=self.graph.context // 2,
+                class_weights=self.sampler.class_weights,
+            )
+            value = self.model.train_step(images, batch, lr)
             if not math.isfinite(value):
                 yield from self._diverged(last_good, value)
                 return
@@ -269,14 +280,7 @@ class Trainer:
 
     def _diverged(self, last_good: Checkpoint, value: float) -> Iterator[TrainEvent]:
         log.error("loss became %s at iteration %d", value, self.iteration + 1)
-        self.model = self.backend.trainable(
-            self.graph,
-            last_good.weights,
-            train=self.train_config,
-            loss=self.loss_config,
-            class_weights=self.sampler.class_weights,
-            optimizer_state=last_good.optimizer_state,
-        )
+        self.model = self._trainable(last_good.weights, last_good.optimizer_state)
         self.iteration = last_good.iteration
         self.history = list(last_good.history)
         saved = self._save()
@@ -314,8 +318,3 @@ class Trainer:
             else:
                 log.info("%s", event)
         return self.checkpoint()
-
-
-def copy_checkpoint(ckpt: Checkpoint) -> Checkpoint:
-    """Deep copy (weights included) so later training cannot alter it."""
-    return copy.deepcopy(ckpt)

@@ -60,3 +60,50 @@ def isbi_dir() -> Path:
     if not (ISBI_DIR / "train-volume.tif").exists():
         pytest.skip(f"ISBI 2012 data not found at {ISBI_DIR} (shared/data/isbi2012)")
     return ISBI_DIR
+
+
+@pytest.fixture
+def toy_registry():
+    """Register a toy architecture and a toy loss the way a contributor would
+    (one object each, one registry line each); unregister them afterwards."""
+    from napari_greentea.losses import LOSSES, Loss, register_loss
+    from napari_greentea.models import ARCHITECTURES, Architecture, Knob, register_architecture
+    from napari_greentea.models._blocks import GraphBuilder
+
+    def build_toy(spec):
+        builder = GraphBuilder(spec.in_channels, spec.init)
+        x = builder.conv("conv1", "data", spec.base_fmaps, spec.unet_kernel)
+        return builder.classify("ip1", x, spec.num_classes, f"toy, {spec.base_fmaps} fmaps")
+
+    class ToySquaredError(Loss):
+        """Squared error between softmax and one-hot labels, weighted by the image
+        brightness (it reads every LossBatch field)."""
+
+        @classmethod
+        def from_config(cls, config):
+            return cls()
+
+        def torch(self, logits, batch):
+            import torch
+
+            prob = torch.softmax(logits, 1)
+            target = torch.as_tensor(batch.target, device=logits.device)
+            onehot = torch.nn.functional.one_hot(target, logits.shape[1] + 1)[..., 1:]
+            labeled = (target != batch.ignore_label).to(prob.dtype)
+            image = torch.as_tensor(batch.image, device=logits.device)
+            weight = labeled * (1.0 + image.abs().mean(1))
+            err = ((prob - onehot.permute(0, 3, 1, 2).to(prob.dtype)) ** 2).sum(1)
+            return (weight * err).sum() / weight.sum().clamp_min(1.0)
+
+    toy = Architecture(
+        kind="toy",
+        display_name="Toy-Net",
+        builder=build_toy,
+        presets={"interactive": dict(base_fmaps=4, unet_kernel=3)},
+        knobs=(Knob.spec_field("base_fmaps", "fmaps", 1, 64),),
+    )
+    register_architecture(toy)
+    register_loss("toy_se", "toy squared error", ToySquaredError.from_config)
+    yield "toy", "toy_se"
+    ARCHITECTURES.pop("toy")
+    LOSSES.pop("toy_se")

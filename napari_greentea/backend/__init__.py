@@ -15,26 +15,23 @@ than an ``ImportError`` at import time.
 
 from __future__ import annotations
 
-import importlib.util
 import logging
 import os
-from typing import Any
+from collections.abc import Callable
 
 from ._protocol import Backend, DeviceInfo, Predictor, TrainableModel, assert_backend
+from .torch import torch_missing
 
 log = logging.getLogger(__name__)
-
-BACKEND_NAMES = ("auto", "torch", "torch-cpu", "torch-cuda", "torch-rocm", "torch-mps", "opencl")
 
 
 class BackendUnavailable(RuntimeError):
     """A backend that was asked for cannot run here; the message says why/how."""
 
 
-def _torch_missing() -> str | None:
-    if importlib.util.find_spec("torch") is None:
-        return "torch is not installed: pip install torch"
-    return None
+def _opencl_missing() -> str | None:
+    ok, why = opencl_status()
+    return None if ok else why
 
 
 def opencl_status() -> tuple[bool, str]:
@@ -46,15 +43,40 @@ def opencl_status() -> tuple[bool, str]:
     return opencl_available()
 
 
+def _torch(device: str | None) -> Backend:
+    from .torch import TorchBackend
+
+    return TorchBackend(device)
+
+
+def _opencl(device: str | None) -> Backend:
+    from .opencl import OpenCLBackend
+
+    return OpenCLBackend(device)
+
+
+#: Backend name -> (probe: None if usable else why not, factory(device)).
+BACKENDS: dict[str, tuple[Callable[[], str | None], Callable[[str | None], Backend]]] = {
+    "torch": (torch_missing, lambda device: _torch(device or "auto")),
+    "torch-cpu": (torch_missing, lambda device: _torch("cpu")),
+    "torch-cuda": (torch_missing, lambda device: _torch(device or "cuda")),
+    "torch-rocm": (torch_missing, lambda device: _torch(device or "cuda")),
+    "cuda": (torch_missing, lambda device: _torch(device or "cuda")),
+    "torch-mps": (torch_missing, lambda device: _torch("mps")),
+    "opencl": (_opencl_missing, _opencl),
+}
+BACKEND_NAMES = ("auto", *(name for name in BACKENDS if name != "cuda"))
+
+
 def available_backends() -> dict[str, str]:
     """Backends usable on this machine, mapped to a one-line description.
 
     Backends that are installed but fail are logged as warnings, not hidden.
     """
     found: dict[str, str] = {}
-    if _torch_missing() is None:
+    if torch_missing() is None:
         try:
-            from ._torch import backend_name, torch_devices
+            from .torch import backend_name, torch_devices
 
             for dev, desc in torch_devices().items():
                 found.setdefault(backend_name(dev), desc)
@@ -69,68 +91,53 @@ def available_backends() -> dict[str, str]:
 def unavailable_backends() -> dict[str, str]:
     """Backends that cannot run here, with the reason (for the device picker)."""
     missing: dict[str, str] = {}
-    reason = _torch_missing()
-    if reason:
-        missing["torch"] = reason
-    ok, why = opencl_status()
-    if not ok:
-        missing["opencl"] = why
+    for name, probe in (("torch", torch_missing), ("opencl", _opencl_missing)):
+        reason = probe()
+        if reason:
+            missing[name] = reason
     return missing
 
 
-def get_backend(name: str | None = None, device: str | None = None) -> Any:
-    """Return a backend instance; see the module docstring for names."""
+def get_backend(name: str | Backend | None = None, device: str | None = None) -> Backend:
+    """The backend called ``name`` (see the module docstring); a :class:`Backend`
+    instance is returned as it is."""
+    if name is not None and not isinstance(name, str):
+        assert_backend(name)
+        return name
     name = (name or os.environ.get("GREENTEA_BACKEND") or "auto").lower()
-    if name not in BACKEND_NAMES and name != "cuda":
-        raise ValueError(f"unknown backend {name!r}; accepted: {', '.join(BACKEND_NAMES)}")
     if name == "auto":
         return _auto_backend(device)
-    if name == "opencl":
-        ok, why = opencl_status()
-        if not ok:
-            raise BackendUnavailable(why)
-        from .opencl import OpenCLBackend
-
-        return OpenCLBackend(device)
-    reason = _torch_missing()
+    if name not in BACKENDS:
+        raise ValueError(f"unknown backend {name!r}; accepted: {', '.join(BACKEND_NAMES)}")
+    probe, factory = BACKENDS[name]
+    reason = probe()
     if reason:
         raise BackendUnavailable(reason)
-    from ._torch import TorchBackend
-
-    if name == "torch":
-        return TorchBackend(device or "auto")
-    if name == "torch-cpu":
-        return TorchBackend("cpu")
-    if name in ("torch-cuda", "torch-rocm", "cuda"):
-        return TorchBackend(device or "cuda")
-    return TorchBackend("mps")
+    return factory(device)
 
 
-def _auto_backend(device: str | None) -> Any:
-    if _torch_missing() is None:
-        from ._torch import TorchBackend, torch_devices
+def _auto_backend(device: str | None) -> Backend:
+    have_torch = torch_missing() is None
+    if have_torch:
+        from .torch import torch_devices
 
         if any(d.startswith("cuda") for d in torch_devices()):
-            return TorchBackend(device or "cuda")
+            return _torch(device or "cuda")
     ok, _ = opencl_status()
     if ok:
-        from .opencl import OpenCLBackend, has_gpu
+        from .opencl import has_gpu
 
         if has_gpu():
-            return OpenCLBackend(device)
-    if _torch_missing() is None:
-        from ._torch import TorchBackend
-
-        torch_backend = TorchBackend("auto")
+            return _opencl(device)
+    if have_torch:
+        torch_backend = _torch("auto")
         if ok and torch_backend.name == "torch-cpu":
             from ._auto import faster_cpu_backend
 
-            return faster_cpu_backend(torch_backend, OpenCLBackend(device))
+            return faster_cpu_backend(torch_backend, _opencl(device))
         return torch_backend
     if ok:
-        from .opencl import OpenCLBackend
-
-        return OpenCLBackend(device)
+        return _opencl(device)
     raise BackendUnavailable(
         "no backend can run: install torch (pip install torch) or an OpenCL runtime "
         "with pyopencl (pip install 'napari-greentea[opencl]'; Debian: apt-get install "
@@ -139,6 +146,7 @@ def _auto_backend(device: str | None) -> Any:
 
 
 __all__ = [
+    "BACKENDS",
     "Backend",
     "BackendUnavailable",
     "DeviceInfo",

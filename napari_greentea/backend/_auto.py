@@ -29,12 +29,11 @@ def _cache_file() -> Path:
 
 
 def _time_forward(backend: Any) -> float:
-    from ..models import dense_graph, preset
-    from ..weights import init_weights
+    from ..models import preset
+    from ..predict import build_predictor
 
-    graph = dense_graph(preset("u"))
-    predictor = backend.build(graph, init_weights(graph, 0))
-    size = graph.smallest_valid_input(196)
+    predictor = build_predictor(preset("u"), backend)
+    size = predictor.graph.smallest_valid_input(196)
     x = np.random.default_rng(0).standard_normal((1, 1, size, size)).astype(np.float32)
     predictor(x)
     times = []

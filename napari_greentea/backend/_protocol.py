@@ -1,9 +1,12 @@
-"""The backend interface: small enough for torch and our OpenCL kernels.
+"""The backend interface: everything the trainer and the predictor call.
 
 A backend turns a :class:`~napari_greentea.graph.Graph` plus a weight mapping
-into a :class:`Predictor` (inference) and, for training, a
-:class:`TrainableModel`. Weights are plain ``numpy`` arrays keyed
-``<layer>.weight`` / ``<layer>.bias`` so checkpoints are backend independent.
+into a :class:`Predictor` (inference) and a :class:`TrainableModel`
+(training). Weights are plain ``numpy`` arrays keyed ``<layer>.weight`` /
+``<layer>.bias`` and optimiser state is keyed ``<layer>.weight/exp_avg``,
+``/exp_avg_sq``, ``/momentum`` plus ``step`` (torch's names), so
+checkpoints move between backends. ``tests/backend/test_conformance.py``
+is the suite a new backend has to pass.
 """
 
 from __future__ import annotations
@@ -15,7 +18,9 @@ from typing import TYPE_CHECKING, Protocol, runtime_checkable
 if TYPE_CHECKING:
     import numpy as np
 
+    from ..config import TrainConfig
     from ..graph import Graph
+    from ..losses import Loss, LossBatch
 
 
 @dataclass(frozen=True)
@@ -40,18 +45,25 @@ class Predictor(Protocol):
 
 @runtime_checkable
 class TrainableModel(Protocol):
-    """One optimisation step at a time; weights stay on the device.
-
-    ``step(images, loss_fn)`` runs forward, lets ``loss_fn`` turn the logits
-    into a scalar loss, back-propagates and applies the optimiser; it returns
-    the loss value.
-    """
+    """A network and its optimiser on one device; weights stay on the device."""
 
     graph: Graph
+
+    def train_step(self, images: np.ndarray, batch: LossBatch, lr: float) -> float:
+        """Forward ``images`` (N,C,Hin,Win) to logits, apply the loss to them and
+        ``batch`` (aligned to the output), back-propagate, take one optimiser
+        step at learning rate ``lr``; return the loss value."""
+        ...
+
+    def predict(self, images: np.ndarray) -> np.ndarray:
+        """Class probabilities with the current weights (no optimiser step)."""
+        ...
 
     def weights(self) -> dict[str, np.ndarray]: ...
 
     def optimizer_state(self) -> dict[str, np.ndarray]: ...
+
+    def load_optimizer_state(self, state: Mapping[str, np.ndarray]) -> None: ...
 
 
 @runtime_checkable
@@ -65,10 +77,22 @@ class Backend(Protocol):
 
     def build(self, graph: Graph, weights: Mapping[str, np.ndarray]) -> Predictor: ...
 
+    def trainable(
+        self,
+        graph: Graph,
+        weights: Mapping[str, np.ndarray],
+        *,
+        train: TrainConfig,
+        loss: Loss,
+        optimizer_state: Mapping[str, np.ndarray] | None = None,
+    ) -> TrainableModel: ...
+
+
+_BACKEND_MEMBERS = ("name", "supports_training", "device_info", "build", "trainable")
+
 
 def assert_backend(obj: object) -> None:
     """Raise ``TypeError`` listing every :class:`Backend` member ``obj`` lacks."""
-    required = ("name", "supports_training", "device_info", "build")
-    missing = [m for m in required if not hasattr(obj, m)]
+    missing = [m for m in _BACKEND_MEMBERS if not hasattr(obj, m)]
     if missing:
         raise TypeError(f"{type(obj).__name__} is not a Backend; missing: {missing}")

@@ -1,4 +1,4 @@
-"""Training-time patch augmentation as in caffe_neural_tool (facts §3).
+"""Training-time patch augmentation as in caffe_neural_tool (Greentea's training tool).
 
 Geometric operations (mirror, 90° rotation) are applied identically to the
 image and the label patch; photometric ones (blur, intensity) to the image

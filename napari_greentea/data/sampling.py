@@ -2,7 +2,7 @@
 
 Label convention: 0 = unlabeled (ignored by every loss), 1..K = classes.
 Histogram equalisation follows caffe_neural_tool ``ImageProcessor::Init`` /
-``DrawPatchRandom`` (``greentea-facts.md`` §2.1): a patch prior that favours
+``DrawPatchRandom``: a patch prior that favours
 patches rich in rare classes, plus random masking of frequent-class pixels.
 Only the class axis differs: unlabeled pixels (0) are excluded from every
 frequency, and class ``l`` is stored at index ``l - 1``.

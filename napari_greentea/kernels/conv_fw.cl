@@ -3,7 +3,8 @@
  * Compile-time: C_IN, K (kernel edge), DIL (dilation), KB (output channels per
  * work-item), RB (output rows per work-item). Each work-item computes a
  * KB x RB block of float16 vectors along x, so every input vector loaded is
- * reused KB times and every weight RB * 16 times (cpu-performance-notes §4).
+ * reused KB times and every weight RB * 16 times, which keeps CPU devices
+ * compute- rather than load-bound.
  * Global (ceil(Wo/16), ceil(Ho/RB), N*O/KB); local (1, 1, L) keeps the output
  * channel blocks of the same pixels together so their input rows stay in cache.
  * flags: FLAG_BIAS adds bias, FLAG_RELU fuses a ReLU, FLAG_ACCUM adds to out.

@@ -1,22 +1,30 @@
-"""Loss functions (no Qt/napari imports; torch is imported lazily)."""
+"""Training losses: a registry of :class:`Loss` objects.
 
-from .malis import (
-    affinities_2d,
-    affinity_valid_mask,
-    gt_affinities_2d,
-    malis_loss_torch,
-    malis_weights,
-    maximin_pair_counts,
-)
-from .softmax import inverse_frequency_weights, softmax_cross_entropy
+Add a loss: write one file with a :class:`Loss` subclass (a torch
+implementation, optionally a numpy ``value_and_grad`` or a
+``device_kernel``) and add one ``register_loss`` line below. The config,
+the CLI's ``--loss`` choices and the Train widget's loss combo read this
+registry. Importing this package imports neither torch nor numba; the MALIS
+functions live in ``losses.malis``.
+"""
+
+from ._base import LOSSES, Loss, LossBatch, LossEntry, loss_names, make_loss, register_loss
+from .malis_loss import MalisLoss
+from .softmax import SoftmaxCrossEntropy, inverse_frequency_weights, softmax_cross_entropy
+
+register_loss("softmax", "softmax cross-entropy", SoftmaxCrossEntropy.from_config)
+register_loss("malis", "MALIS (constrained)", MalisLoss.from_config)
 
 __all__ = [
-    "affinities_2d",
-    "affinity_valid_mask",
-    "gt_affinities_2d",
+    "LOSSES",
+    "Loss",
+    "LossBatch",
+    "LossEntry",
+    "MalisLoss",
+    "SoftmaxCrossEntropy",
     "inverse_frequency_weights",
-    "malis_loss_torch",
-    "malis_weights",
-    "maximin_pair_counts",
+    "loss_names",
+    "make_loss",
+    "register_loss",
     "softmax_cross_entropy",
 ]

@@ -1,8 +1,8 @@
 """Constrained MALIS loss on 2-D nearest-neighbour affinity graphs.
 
 This re-implements the MALIS loss as it was used by Greentea (Turaga et al.
-2009, with the constrained two-pass variant of Briggman/Funke), see
-``greentea-facts.md`` §2.2. Two deliberate deviations from the 2015 C++ code:
+2009, with the constrained two-pass variant of Briggman/Funke). Two
+deliberate deviations from the 2015 C++ code:
 
 * the returned gradient is the *true* gradient of the reported loss (the
   original reported a hinge but returned the squared-hinge gradient), and
@@ -364,10 +364,12 @@ def malis_weights(
 
 
 def _segments_from_labels(labels: np.ndarray) -> np.ndarray:
-    """4-connected components of cell pixels (label 2); everything else is 0."""
+    """4-connected components of cell pixels (label ``CELL``); everything else is 0."""
     from scipy import ndimage
 
-    seg, _ = ndimage.label(labels == 2)  # default structure = 4-connectivity
+    from ..sample import CELL
+
+    seg, _ = ndimage.label(labels == CELL)  # default structure = 4-connectivity
     return seg
 
 

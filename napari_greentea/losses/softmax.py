@@ -1,18 +1,40 @@
 """Softmax cross-entropy on partially labeled label images.
 
 Label convention: 0 = unlabeled (ignored), 1..K = classes. This matches Caffe's
-``SoftmaxWithLoss`` with ``ignore_label`` and ``normalize: true`` used by
-Greentea (``greentea-facts.md`` §2.1): the loss is the mean of ``-log p`` over
-the labeled pixels only.
+``SoftmaxWithLoss`` with ``ignore_label`` and ``normalize: true`` as Greentea
+trained with it: the loss is the mean of ``-log p`` over the labeled pixels
+only.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-__all__ = ["inverse_frequency_weights", "softmax_cross_entropy"]
+from ._base import Loss, LossBatch
+
+if TYPE_CHECKING:
+    from ..config import LossConfig
+
+__all__ = ["SoftmaxCrossEntropy", "inverse_frequency_weights", "softmax_cross_entropy"]
+
+
+class SoftmaxCrossEntropy(Loss):
+    """Class-weighted softmax cross-entropy over the labeled pixels.
+
+    The OpenCL backend runs it as the ``softmax_xent`` kernel.
+    """
+
+    device_kernel = "softmax_xent"
+
+    @classmethod
+    def from_config(cls, config: LossConfig) -> SoftmaxCrossEntropy:
+        return cls()
+
+    def torch(self, logits: Any, batch: LossBatch) -> Any:
+        return softmax_cross_entropy(logits, batch.target, class_weights=batch.class_weights)
 
 
 def softmax_cross_entropy(logits, labels, class_weights=None):

@@ -65,17 +65,9 @@ class GraphBuilder:
     def pool(
         self, name: str, src: str, kernel: int, stride: int, dilation: int = 1
     ) -> str:
-        return self._add(
-            Node(
-                name=name,
-                op="pool",
-                inputs=(src,),
-                kernel=kernel,
-                stride=stride,
-                dilation=dilation,
-            ),
-            self.channels[src],
-        )
+        node = Node(name=name, op="pool", inputs=(src,), kernel=kernel, stride=stride,
+                    dilation=dilation)
+        return self._add(node, self.channels[src])
 
     def upsample(self, name: str, src: str) -> str:
         return self._add(
@@ -92,6 +84,11 @@ class GraphBuilder:
         return self._add(
             Node(name="prob", op="softmax", inputs=(src,)), self.channels[src]
         )
+
+    def classify(self, name: str, src: str, num_classes: int, description: str) -> Graph:
+        """Finish with a 1x1 classifier and the softmax; return the graph."""
+        self.softmax(self.conv(name, src, num_classes, 1, relu=False))
+        return self.build(description)
 
     def build(self, description: str) -> Graph:
         return Graph(tuple(self.nodes), description)

@@ -1,4 +1,4 @@
-"""SW (sliding window) and SK (strided kernel) networks, facts §1.1-1.2.
+"""SW (sliding window) and SK (strided kernel) networks.
 
 Both are built from the same :class:`ModelSpec`; the SK graph is the SW
 graph after the "SKNet transformation": pool strides become dilations of
@@ -11,6 +11,7 @@ from __future__ import annotations
 from ..config import ModelSpec
 from ..graph import Graph, ShapeError
 from ._blocks import GraphBuilder
+from ._registry import Architecture, Knob
 
 
 def sw_stage_sizes(spec: ModelSpec) -> list[tuple[int, int]]:
@@ -102,7 +103,34 @@ def build_sk(spec: ModelSpec) -> Graph:
 
 
 def sw_to_sk(spec: ModelSpec) -> ModelSpec:
-    """The SK spec equivalent to an SW spec (facts §1.2); weights carry over."""
+    """The SK spec equivalent to an SW spec; weights carry over unchanged."""
     if spec.kind not in ("sw", "sk"):
         raise ValueError(f"sw_to_sk needs an 'sw' spec, got kind {spec.kind!r}")
     return spec.replace(kind="sk")
+
+
+_PAPER = dict(kernel_sizes=(7, 5, 3), fmaps=(48, 128, 192), fc=(1024, 512), window=102)
+_INTERACTIVE = dict(kernel_sizes=(5, 5, 3), fmaps=(16, 32, 32), fc=(64,), window=52)
+
+
+def _scale_fmaps(spec: ModelSpec, first: int) -> dict[str, tuple[int, ...]]:
+    """Scale every stage's feature maps so that the first stage has ``first``."""
+    return {"fmaps": tuple(max(1, round(f * first / spec.fmaps[0])) for f in spec.fmaps)}
+
+
+_FMAPS = Knob(
+    "fmaps", "fmaps", 1, 1024,
+    read=lambda spec: spec.fmaps[0],
+    overrides=_scale_fmaps,
+    tooltip="feature maps of the first stage (later stages scale with it)",
+)
+_PRESETS = {"interactive": _INTERACTIVE, "paper": dict(_PAPER, init="paper")}
+
+SK_NET = Architecture(
+    kind="sk", display_name="SK-Net", builder=build_sk, presets=_PRESETS, knobs=(_FMAPS,),
+    paper_tile=128,
+)
+SW_NET = Architecture(
+    kind="sw", display_name="SW-Net", builder=build_sw, presets=_PRESETS, knobs=(_FMAPS,),
+    dense=sw_to_sk,
+)

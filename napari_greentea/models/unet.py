@@ -1,4 +1,4 @@
-"""U-Net as used in Greentea (facts §1.3): valid 3x3 convs, 2x2/2 max-pools,
+"""U-Net as used in Greentea: valid 3x3 convs, 2x2/2 max-pools,
 fixed nearest 2x upsampling followed by a learned 1x1 conv halving the
 channels, centre crop-concat (up path first, skip second)."""
 
@@ -7,6 +7,7 @@ from __future__ import annotations
 from ..config import ModelSpec
 from ..graph import Graph
 from ._blocks import GraphBuilder
+from ._registry import Architecture, Knob
 
 
 def build_u(spec: ModelSpec) -> Graph:
@@ -31,6 +32,22 @@ def build_u(spec: ModelSpec) -> Graph:
         for _ in range(spec.convs_per_level):
             n += 1
             x = builder.conv(f"conv{n}", x, fm, spec.unet_kernel)
-    x = builder.conv("ip1", x, spec.num_classes, 1, relu=False)
-    builder.softmax(x)
-    return builder.build(f"U-Net, depth {spec.depth}, {spec.base_fmaps} base fmaps")
+    return builder.classify(
+        "ip1", x, spec.num_classes, f"U-Net, depth {spec.depth}, {spec.base_fmaps} base fmaps"
+    )
+
+
+U_NET = Architecture(
+    kind="u",
+    display_name="U-Net",
+    builder=build_u,
+    presets={
+        "interactive": dict(depth=2, base_fmaps=16),
+        "paper": dict(depth=4, base_fmaps=64),
+    },
+    knobs=(
+        Knob.spec_field("base_fmaps", "fmaps", 1, 1024, "feature maps of the top level"),
+        Knob.spec_field("depth", "depth", 1, 6, "number of poolings"),
+    ),
+    paper_tile=388,
+)

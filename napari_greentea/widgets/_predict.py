@@ -23,6 +23,7 @@ from magicgui.widgets import (
     create_widget,
 )
 
+from ..predict import DEFAULT_BLOCK
 from ..segment import DEFAULT_MIN_SIZE, METHODS
 from . import _checkpoint_files, _session
 from ._backend_picker import BackendPicker
@@ -44,7 +45,7 @@ class PredictWidget(Container):
 
         self._viewer = viewer
         self._image_combo = create_widget(annotation="napari.layers.Image", label="image")
-        self._block_spin = SpinBox(value=256, min=32, max=4096, step=32, label="block")
+        self._block_spin = SpinBox(value=DEFAULT_BLOCK, min=32, max=4096, step=32, label="block")
         self._output_edit = LineEdit(value="", label="output .zarr",
                                      tooltip="empty: a temporary folder")
         self._backend_picker = BackendPicker(label="backend")
@@ -121,9 +122,7 @@ class PredictWidget(Container):
         from napari.utils.notifications import show_error
         from qtpy.QtCore import QTimer
 
-        from ..backend import get_backend
-        from ..models import dense_graph
-        from ..predict import PredictionJob
+        from ..predict import PredictionJob, build_predictor
 
         image, ckpt = self._image_combo.value, self._model()
         if image is None or ckpt is None:
@@ -133,8 +132,8 @@ class PredictWidget(Container):
             show_error("a prediction is already running; cancel it first")
             return None
         try:
-            graph = dense_graph(ckpt.spec)
-            predictor = get_backend(self._backend_picker.backend).build(graph, ckpt.weights)
+            predictor = build_predictor(ckpt, self._backend_picker.backend)
+            graph = predictor.graph
             out = self._output_edit.value or Path(tempfile.mkdtemp(prefix="greentea-")) / "p.zarr"
             self.job = PredictionJob(predictor, graph, layer_array(image),
                                      block=self._block_spin.value, output=out,

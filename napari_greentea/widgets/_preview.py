@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from ..predict import z_index
 from ._layers import layer_array, view_crop
 
 PREVIEW_LAYER = "live prediction"
@@ -83,7 +84,7 @@ def _predict_crop(trainer: Any, data: Any, z: int | None, ys: tuple[int, int],
     """Worker thread: class-1 probability of the crop and its data offset."""
     from ..predict import predict_image
 
-    crop = np.asarray(data[(*(() if z is None else (z,)), slice(*ys), slice(*xs))])
+    crop = np.asarray(data[(*z_index(z), slice(*ys), slice(*xs))])
     prob = predict_image(trainer.predict, trainer.graph, crop, preprocess=trainer.preprocess)
     if z is None:
         return prob[0], (ys[0], xs[0])

@@ -4,8 +4,8 @@ Pure numpy/threading (no Qt): the Predict widget runs :func:`stream_blocks`
 in a worker thread and moves :meth:`BlockQueue.set_focus` with the camera,
 so the next block predicted is always the pending one nearest the view.
 
-The block loop itself is the core's ``predict.predict_blocks``, which
-consumes the queue lazily, so the order follows the camera while it runs.
+The block loop itself is the core's ``PredictionJob.run``, which consumes
+the queue lazily, so the order follows the camera while it runs.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from ..events import BlockWritten
-from ..predict import mark_complete, predict_blocks
+from ..predict import z_index
 
 #: z distance counts like this many pixels, so the visible slice comes first.
 Z_WEIGHT = 1e6
@@ -82,7 +82,7 @@ class Pyramid:
             step *= 4
 
     def update(self, z: int | None, y0: int, x0: int, values: np.ndarray) -> None:
-        zsel = () if z is None else (z,)
+        zsel = z_index(z)
         for step, level in zip(self.steps, self.levels, strict=True):
             sub = values[:, ::step, ::step]
             ys, xs = y0 // step, x0 // step
@@ -93,12 +93,11 @@ class Pyramid:
 def stream_blocks(job: Any, queue: BlockQueue, pyramid: Pyramid | None = None,
                   ) -> Iterator[BlockWritten]:
     """Predict blocks in the order ``queue`` hands them out; yield one event each."""
-    for event in predict_blocks(job.predictor, job.image, job.prob, queue, job.geometry,
-                                preprocess=job.preprocess, done=job.done, dtype=job.dtype):
+    for event in job.run(queue):
+        if not isinstance(event, BlockWritten):
+            continue
         if pyramid is not None:
-            zsel = () if event.z is None else (event.z,)
+            zsel = z_index(event.z)
             written = job.prob[(slice(None), *zsel, slice(*event.y), slice(*event.x))]
             pyramid.update(event.z, event.y[0], event.x[0], np.asarray(written, np.float32))
         yield event
-    if not queue.cancelled and len(queue) == 0:
-        mark_complete(job.prob, not job.pending())

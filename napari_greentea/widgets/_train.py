@@ -20,6 +20,7 @@ from magicgui.widgets import (
     create_widget,
 )
 
+from ..config import CLASS_BALANCES
 from ..events import IterationDone, TrainingFinished, TrainingStarted, TrainingStopped
 from . import _checkpoint_files, _session
 from ._backend_picker import BackendPicker
@@ -32,8 +33,21 @@ if TYPE_CHECKING:
 #: The GUI hears about iterations at most this often (a napari progress update
 #: costs ~10 ms of main-thread time; small nets do hundreds of iterations/s).
 EVENT_INTERVAL_S = 0.2
-ARCHS = [("U-Net", "u"), ("USK-Net", "usk"), ("SK-Net", "sk"), ("SW-Net", "sw")]
 __all__ = ["PREVIEW_LAYER", "TrainWidget"]
+
+
+def _arch_choices(_widget: Any = None) -> list[tuple[str, str]]:
+    """(display name, kind) of every registered architecture."""
+    from ..models import ARCHITECTURES
+
+    return [(arch.display_name, kind) for kind, arch in ARCHITECTURES.items()]
+
+
+def _loss_choices(_widget: Any = None) -> list[tuple[str, str]]:
+    """(display name, name) of every registered loss."""
+    from ..losses import LOSSES
+
+    return [(entry.display_name, name) for name, entry in LOSSES.items()]
 
 
 class TrainWidget(Container):
@@ -46,14 +60,13 @@ class TrainWidget(Container):
 
         self._viewer = viewer
         self._image_combo = create_widget(annotation="napari.layers.Image", label="image")
-        self._arch_combo = ComboBox(choices=ARCHS, value="u", label="architecture")
-        self._preset_combo = ComboBox(choices=["interactive", "paper"], label="preset")
-        self._fmaps_spin = SpinBox(value=16, min=1, max=1024, label="fmaps",
-                                   tooltip="U/USK: base feature maps; SW/SK: first stage")
-        self._depth_spin = SpinBox(value=2, min=1, max=6, label="depth (U)")
-        self._loss_combo = ComboBox(choices=["softmax", "malis"], label="loss")
-        self._balance_combo = ComboBox(choices=["none", "histeq", "weights"],
-                                       value="histeq", label="class balance")
+        self._arch_combo = ComboBox(choices=_arch_choices, label="architecture")
+        self._preset_combo = ComboBox(choices=self._preset_choices, label="preset")
+        self._knobs = Container(labels=True)
+        self._knob_spins: dict[str, SpinBox] = {}
+        self._loss_combo = ComboBox(choices=_loss_choices, label="loss")
+        self._balance_combo = ComboBox(choices=CLASS_BALANCES, value="histeq",
+                                       label="class balance")
         self._backend_picker = BackendPicker(label="backend")
         self._iter_spin = SpinBox(value=500, min=1, max=10_000_000, label="iterations")
         self._lr_spin = FloatSpinBox(value=1e-3, min=1e-6, max=1.0, step=1e-4, label="lr")
@@ -71,8 +84,8 @@ class TrainWidget(Container):
             self._start_button, self._pause_button, self._stop_button, self._resume_button])
         files = Container(layout="horizontal", labels=False,
                           widgets=[self._save_button, self._load_button])
-        self.extend([self._image_combo, self._arch_combo, self._preset_combo, self._fmaps_spin,
-                     self._depth_spin, self._loss_combo, self._balance_combo,
+        self.extend([self._image_combo, self._arch_combo, self._preset_combo, self._knobs,
+                     self._loss_combo, self._balance_combo,
                      self._backend_picker, self._iter_spin, self._lr_spin, self._preview_check,
                      self._continue_check, buttons, files, self._status_label])
         self.loss_plot = LossPlot()
@@ -96,33 +109,47 @@ class TrainWidget(Container):
                              (self._load_button, self._on_load_clicked)):
             button.changed.connect(slot)
         self._arch_combo.changed.connect(self._on_arch_changed)
-        self._preset_combo.changed.connect(self._on_arch_changed)
+        self._preset_combo.changed.connect(self._on_preset_changed)
         self._on_arch_changed()
 
     # ------------------------------------------------------------ config
+    def _preset_choices(self, _widget: Any = None) -> list[str]:
+        from ..models import architecture
+
+        return list(architecture(self._arch_combo.value).presets)
+
     def _on_arch_changed(self) -> None:
-        from ..models import preset
+        """Offer the presets and knobs of the chosen architecture (from the registry)."""
+        from ..models import architecture
+
+        self._preset_combo.reset_choices()
+        self._knobs.clear()
+        self._knob_spins = {
+            knob.name: SpinBox(min=knob.minimum, max=knob.maximum, label=knob.label,
+                               tooltip=knob.tooltip)
+            for knob in architecture(self._arch_combo.value).knobs
+        }
+        self._knobs.extend(list(self._knob_spins.values()))
+        self._on_preset_changed()
+
+    def _on_preset_changed(self) -> None:
+        from ..models import architecture, preset
 
         spec = preset(self._arch_combo.value, self._preset_combo.value)
-        kind = spec.kind
-        self._fmaps_spin.value = spec.base_fmaps if kind in ("u", "usk") else spec.fmaps[0]
-        self._depth_spin.value = spec.depth
-        self._depth_spin.enabled = kind == "u"
+        for knob in architecture(spec.kind).knobs:
+            self._knob_spins[knob.name].value = knob.read(spec)
 
     def _read_config(self) -> dict[str, Any]:
         from ..config import LossConfig, TrainConfig
-        from ..models import preset
+        from ..models import architecture, preset
 
-        kind, fmaps = self._arch_combo.value, self._fmaps_spin.value
-        base = preset(kind, self._preset_combo.value)
-        if kind == "u":
-            over = {"base_fmaps": fmaps, "depth": self._depth_spin.value}
-        elif kind == "usk":
-            over = {"base_fmaps": fmaps}
-        else:
-            over = {"fmaps": tuple(max(1, round(f * fmaps / base.fmaps[0])) for f in base.fmaps)}
+        kind, name = self._arch_combo.value, self._preset_combo.value
+        base = preset(kind, name)
+        over: dict[str, Any] = {}
+        for knob in architecture(kind).knobs:
+            over.update(knob.overrides(base, self._knob_spins[knob.name].value))
         return {
-            "spec": preset(kind, self._preset_combo.value, **over),
+            "spec": preset(kind, name, **over),
             "train": TrainConfig(iterations=self._iter_spin.value, lr=self._lr_spin.value),
             "loss": LossConfig(kind=self._loss_combo.value,
                                class_balance=self._balance_combo.value),
@@ -235,7 +262,6 @@ class TrainWidget(Container):
                 self._progress.update(it - self._start_iteration - self._progress.n)
                 self._status_label.value = f"iteration {it}  loss {loss:.4f}  {lps:,.0f} labels/s"
             case TrainingStarted(total_iterations=n, start_iteration=s):
-                _session.publish(self._viewer, trainer=self.trainer)
                 self._status_label.value = f"training {s} → {n}"
             case TrainingStopped(reason=reason):
                 self._status_label.value = f"stopped: {reason}"
@@ -252,7 +278,7 @@ class TrainWidget(Container):
             return
         final, self._final_checkpoint = self._final_checkpoint, None
         self.checkpoint = final if final is not None else self.trainer.checkpoint()
-        _session.publish(self._viewer, checkpoint=self.checkpoint)
+        _session.publish(self._viewer, self.checkpoint)
         self.preview.request()
 
     # ------------------------------------------------------------ files
@@ -280,7 +306,7 @@ class TrainWidget(Container):
         if checkpoint is None:
             return None
         self.checkpoint = checkpoint
-        _session.publish(self._viewer, checkpoint=self.checkpoint)
+        _session.publish(self._viewer, self.checkpoint)
         it = self.checkpoint.iteration
         self._status_label.value = f"loaded {path} (iteration {it}); Resume continues"
         return self.checkpoint

@@ -140,18 +140,6 @@ def test_predict_cancel_and_resume(sample_viewer, qtbot, tmp_path, paint_scribbl
         before, predict.job.prob[0, slice(*first.y), slice(*first.x)])
 
 
-def test_blocks_in_view_come_first(sample_viewer):
-    from napari_greentea.predict import plan_blocks
-    from napari_greentea.widgets._stream import BlockQueue
-
-    queue = BlockQueue(plan_blocks((1024, 1024), 128))
-    queue.set_focus(None, 900, 100)
-    first = queue.pop()
-    assert first.y == (896, 1024) and first.x == (0, 128)
-    queue.set_focus(None, 10, 1000)  # the camera moved: new region to the front
-    assert queue.pop().x == (896, 1024)
-
-
 def test_loop_on_the_isbi_stack(make_napari_viewer, qtbot, monkeypatch):
     """3-D sample: paint on two slices of a crop, train briefly, predict every slice."""
     from pathlib import Path

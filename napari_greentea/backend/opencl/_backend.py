@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ...graph import Graph
 from .._protocol import DeviceInfo
 from ._device import CLDevice, context_for, select_device
+
+if TYPE_CHECKING:
+    from ...graph import Graph
+    from ._executor import OpenCLPredictor
+    from ._train import OpenCLTrainable
 
 
 class OpenCLBackend:
@@ -32,7 +36,7 @@ class OpenCLBackend:
         if self._ops is None:
             from ._ops import Ops
 
-            self._ops = Ops(*context_for(self.device.index))
+            self._ops = Ops(context_for(self.device.index))
         return self._ops
 
     def device_info(self) -> DeviceInfo:
@@ -41,12 +45,15 @@ class OpenCLBackend:
             "opencl", d.name, d.type, d.memory_bytes, f"{d.platform}, driver {d.driver}"
         )
 
-    def build(self, graph: Graph, weights: Mapping[str, np.ndarray]) -> Any:
+    def build(self, graph: Graph, weights: Mapping[str, np.ndarray]) -> OpenCLPredictor:
         from ._executor import OpenCLPredictor
 
         return OpenCLPredictor(graph, weights, self.ops)
 
-    def trainable(self, graph: Graph, weights: Mapping[str, np.ndarray], **kwargs: Any) -> Any:
+    def trainable(
+        self, graph: Graph, weights: Mapping[str, np.ndarray], **options: Any
+    ) -> OpenCLTrainable:
+        """``options``: ``train``, ``loss``, ``optimizer_state`` (see :class:`Backend`)."""
         from ._train import OpenCLTrainable
 
-        return OpenCLTrainable(graph, weights, self.ops, **kwargs)
+        return OpenCLTrainable(graph, weights, self.ops, **options)

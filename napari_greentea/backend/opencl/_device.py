@@ -11,7 +11,10 @@ from __future__ import annotations
 import functools
 import logging
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ._context import CLContext
 
 log = logging.getLogger(__name__)
 
@@ -117,13 +120,12 @@ def select_device(choice: int | str | None = None) -> CLDevice:
 
 
 @functools.cache
-def context_for(index: int) -> tuple[Any, Any]:
-    """(context, queue) for device ``index``: one of each per device, cached."""
-    import pyopencl as cl
+def context_for(index: int) -> CLContext:
+    """The context of device ``index`` (with its queue and programs): one per device."""
+    from ._context import CLContext
 
-    dev = list_devices()[index].handle
-    ctx = cl.Context([dev])
-    return ctx, cl.CommandQueue(ctx)
+    dev = list_devices()[index]
+    return CLContext(dev.handle, f"{dev.name}|{dev.platform}|{dev.driver}")
 
 
 def opencl_available() -> tuple[bool, str]:

@@ -14,7 +14,8 @@ import numpy as np
 
 from ...graph import Graph, Node
 from ...weights import check_weights
-from ._ops import Ops, Tensor
+from ._memory import Tensor
+from ._ops import Ops
 
 
 def _consumers(graph: Graph) -> dict[str, list[str]]:

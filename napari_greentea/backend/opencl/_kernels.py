@@ -3,9 +3,10 @@
 Each kernel lives in ``napari_greentea/kernels/<name>.cl`` and defines a
 ``__kernel`` called ``<name>``. Sizes that decide the code shape (channels,
 kernel edge, dilation, blocking) are passed as ``-D`` macros so the compiler
-can unroll and vectorise; programs are memoized per (context, name, defines)
-because every distinct macro set is a separate (slow) build. The on-disk
-binary caches of pyopencl and PoCL make later processes fast.
+can unroll and vectorise. A built kernel knows the types of its scalar
+arguments (read from its ``.cl`` signature), so callers pass plain Python
+ints and floats. Built programs are cached by the context that owns them
+(``_context.CLContext``).
 """
 
 from __future__ import annotations
@@ -13,8 +14,11 @@ from __future__ import annotations
 import functools
 import importlib.resources
 import logging
+import re
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 log = logging.getLogger(__name__)
 
@@ -40,27 +44,41 @@ def kernel_names() -> list[str]:
     return sorted(p.stem for p in kernels_dir().glob("*.cl"))
 
 
-_KERNELS: dict[tuple[int, str, tuple[tuple[str, int], ...]], Any] = {}
+#: OpenCL scalar argument types -> numpy dtypes; pointers (``__global``) map to None.
+_SCALAR_TYPES = {"int": np.int32, "float": np.float32}
 
 
-def get_kernel(ctx: Any, name: str, **defines: int) -> Any:
-    """The built kernel ``name`` for context ``ctx`` with ``-D`` ``defines``.
+@functools.cache
+def scalar_arg_dtypes(name: str) -> tuple[Any, ...]:
+    """Per argument of kernel ``name``: its numpy dtype, or None for a buffer."""
+    match = re.search(rf"__kernel\s+void\s+{name}\s*\(([^)]*)\)", kernel_source(name))
+    if match is None:
+        raise KernelBuildError(f"{name}.cl defines no __kernel void {name}(...)")
+    dtypes = []
+    for arg in match.group(1).split(","):
+        words = arg.replace("*", " * ").split()
+        if "*" in words:
+            dtypes.append(None)
+            continue
+        scalar = next((w for w in words if w in _SCALAR_TYPES), None)
+        if scalar is None:
+            raise KernelBuildError(f"{name}: unsupported kernel argument {arg.strip()!r}")
+        dtypes.append(_SCALAR_TYPES[scalar])
+    return tuple(dtypes)
 
-    Contexts are cached for the life of the process (``_device.context_for``),
-    so keying on ``id(ctx)`` cannot alias a dead context.
-    """
-    key = (id(ctx), name, tuple(sorted(defines.items())))
-    knl = _KERNELS.get(key)
-    if knl is None:
-        import pyopencl as cl
 
-        options = [f"-I{kernels_dir()}"] + [f"-D{k}={int(v)}" for k, v in key[2]]
-        try:
-            prog = cl.Program(ctx, kernel_source(name)).build(options=options)
-        except cl.RuntimeError as err:
-            raise KernelBuildError(
-                f"building kernel {name} with {' '.join(options[1:])} failed:\n{err}"
-            ) from err
-        log.debug("built kernel %s %s", name, key[2])
-        knl = _KERNELS[key] = getattr(prog, name)
-    return knl
+def build_kernel(ctx: Any, name: str, defines: tuple[tuple[str, int], ...]) -> Any:
+    """Compile kernel ``name`` with ``-D`` ``defines`` for ``ctx`` (no caching)."""
+    import pyopencl as cl
+
+    options = [f"-I{kernels_dir()}"] + [f"-D{k}={int(v)}" for k, v in defines]
+    try:
+        prog = cl.Program(ctx, kernel_source(name)).build(options=options)
+    except cl.RuntimeError as err:
+        raise KernelBuildError(
+            f"building kernel {name} with {' '.join(options[1:])} failed:\n{err}"
+        ) from err
+    log.debug("built kernel %s %s", name, defines)
+    kernel = getattr(prog, name)
+    kernel.set_scalar_arg_dtypes(list(scalar_arg_dtypes(name)))
+    return kernel

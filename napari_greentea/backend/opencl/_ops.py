@@ -1,41 +1,20 @@
-"""Device tensors and one Python wrapper per kernel (forward and backward).
+"""One Python wrapper per kernel (forward and backward) on one device.
 
-Every buffer carries ``SLACK`` spare floats so the 16-wide vector loads of the
-convolution kernels may overrun the last row (see ``kernels/common.h``).
-Buffers come from a pyopencl memory pool: a forward pass allocates and frees
-the same sizes every call, and the pool turns that into reuse.
+Allocation lives in ``_memory``, program building and launching in
+``_context``; the wrappers here only compute launch geometry and ``-D``
+defines, and pass tensors and plain Python scalars.
 """
 
 from __future__ import annotations
 
-import math
-import threading
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from ._kernels import get_kernel
+from ._context import CLContext
+from ._memory import Allocator, Tensor
 
-SLACK = 64
 FLAG_RELU, FLAG_ACCUM, FLAG_BIAS = 1, 2, 4
-_I = np.int32
-_F = np.float32
-# Kernel objects are shared per context and setting their arguments is not
-# atomic, so launches from several threads (napari workers) are serialised.
-_LAUNCH_LOCK = threading.Lock()
-
-
-@dataclass
-class Tensor:
-    """A device buffer with a logical shape (float32, or int32 for argmax)."""
-
-    buf: Any
-    shape: tuple[int, ...]
-
-    @property
-    def size(self) -> int:
-        return math.prod(self.shape)
 
 
 def _largest_divisor(n: int, cap: int) -> int:
@@ -46,125 +25,51 @@ def _block(channels: int, options: tuple[int, ...]) -> int:
     return next(b for b in options if channels % b == 0)
 
 
-class Ops:
-    """Kernel launches on one (context, queue)."""
+class Ops(Allocator):
+    """Kernel launches (and, inherited, tensor allocation) on one device."""
 
-    def __init__(self, ctx: Any, queue: Any) -> None:
-        import pyopencl.tools as cl_tools
-
-        self.ctx = ctx
-        self.queue = queue
-        self.mempool = cl_tools.MemoryPool(cl_tools.ImmediateAllocator(queue))
-
-    # ------------------------------------------------------------- memory
-    def empty(self, shape: tuple[int, ...]) -> Tensor:
-        return Tensor(self.mempool.allocate(4 * (math.prod(shape) + SLACK)), tuple(shape))
-
-    def zeros(self, shape: tuple[int, ...]) -> Tensor:
-        import pyopencl as cl
-
-        t = self.empty(shape)
-        cl.enqueue_fill_buffer(self.queue, t.buf, _F(0), 0, 4 * (t.size + SLACK))
-        return t
-
-    def upload(self, array: np.ndarray, dtype: Any = np.float32) -> Tensor:
-        import pyopencl as cl
-
-        host = np.ascontiguousarray(array, dtype)
-        t = self.empty(host.shape)
-        cl.enqueue_copy(self.queue, t.buf, host, is_blocking=True)
-        return t
-
-    def download(self, t: Tensor, dtype: Any = np.float32) -> np.ndarray:
-        import pyopencl as cl
-
-        out = np.empty(t.shape, dtype)
-        cl.enqueue_copy(self.queue, out, t.buf, is_blocking=True)
-        return out
+    def __init__(self, context: CLContext) -> None:
+        super().__init__(context.queue)
+        self.context = context
+        self.ctx = context.ctx
 
     def _run(self, name: str, gsize: tuple[int, ...], lsize: Any, *args: Any, **d: int):
-        knl = get_kernel(self.ctx, name, **d)
-        with _LAUNCH_LOCK:
-            knl(self.queue, gsize, lsize, *args)
-
-    def _into(self, out: Tensor | None, shape: tuple[int, ...]) -> Tensor:
-        if out is None:
-            return self.empty(shape)
-        if out.shape != tuple(shape):
-            raise ValueError(f"output buffer {out.shape} != {shape}")
-        return out
+        self.context.launch(
+            name, gsize, lsize, *(a.buf if isinstance(a, Tensor) else a for a in args), **d
+        )
 
     # ------------------------------------------------------------ convolution
-    def conv(
-        self,
-        x: Tensor,
-        w: Tensor,
-        b: Tensor | None,
-        dilation: int,
-        *,
-        relu: bool = False,
-        out: Tensor | None = None,
-        accum: bool = False,
-    ) -> Tensor:
+    def conv(self, x: Tensor, w: Tensor, b: Tensor | None, dilation: int, *, relu: bool = False,
+             out: Tensor | None = None, accum: bool = False) -> Tensor:
         """Valid dilated convolution (+bias, +fused ReLU, +accumulate)."""
         n, c, hi, wi = x.shape
         o, _, k, _ = w.shape
         ext = (k - 1) * dilation
         ho, wo = hi - ext, wi - ext
-        out = self._into(out, (n, o, ho, wo))
+        out = self.into(out, (n, o, ho, wo))
         kb = _block(o, (8, 4, 2, 1))
         rb = 2 if ho > 1 else 1
         nob = o // kb
         flags = (FLAG_RELU if relu else 0) | (FLAG_ACCUM if accum else 0)
         flags |= FLAG_BIAS if b is not None else 0
         self._run(
-            "conv_fw",
-            (-(-wo // 16), -(-ho // rb), n * nob),
-            (1, 1, _largest_divisor(nob, 16)),
-            x.buf,
-            w.buf,
-            (b or w).buf,
-            out.buf,
-            _I(hi),
-            _I(wi),
-            _I(ho),
-            _I(wo),
-            _I(o),
-            _I(flags),
-            C_IN=c,
-            K=k,
-            DIL=dilation,
-            KB=kb,
-            RB=rb,
+            "conv_fw", (-(-wo // 16), -(-ho // rb), n * nob), (1, 1, _largest_divisor(nob, 16)), x,
+            w, b or w, out, hi, wi, ho, wo, o, flags, C_IN=c, K=k, DIL=dilation, KB=kb, RB=rb
         )
         return out
 
-    def conv_bw_input(
-        self,
-        gy: Tensor,
-        w: Tensor,
-        dilation: int,
-        *,
-        out: Tensor | None = None,
-        accum: bool = False,
-    ) -> Tensor:
+    def conv_bw_input(self, gy: Tensor, w: Tensor, dilation: int, *,
+                      out: Tensor | None = None, accum: bool = False) -> Tensor:
         """dX: valid convolution of the zero-padded dY with flipped, transposed W."""
         n, o, ho, wo = gy.shape
         _, c, k, _ = w.shape
         ext = (k - 1) * dilation
         padded = self.empty((n, o, ho + 2 * ext, wo + 2 * ext))
         self._run(
-            "pad",
-            (wo + 2 * ext, ho + 2 * ext, n * o),
-            None,
-            gy.buf,
-            padded.buf,
-            _I(ho),
-            _I(wo),
-            _I(ext),
+            "pad", (wo + 2 * ext, ho + 2 * ext, n * o), None, gy, padded, ho, wo, ext
         )
         wt = self.empty((c, o, k, k))
-        self._run("conv_flip", (w.size,), None, w.buf, wt.buf, _I(o), _I(c), _I(k))
+        self._run("conv_flip", (w.size,), None, w, wt, o, c, k)
         return self.conv(padded, wt, None, dilation, out=out, accum=accum)
 
     def conv_bw_weight(
@@ -184,28 +89,13 @@ class Ops:
         m = gw.size
         partial = gw if parts == 1 else self.empty((parts, m))
         self._run(
-            "conv_bw_weight",
-            (parts, c * k * nkx, o // kb),
-            (1, _largest_divisor(c * k * nkx, 16), 1),
-            x.buf,
-            gy.buf,
-            partial.buf,
-            _I(hi),
-            _I(wi),
-            _I(ho),
-            _I(wo),
-            _I(o),
-            _I(rows),
-            _I(rpp),
-            C_IN=c,
-            K=k,
-            DIL=dilation,
-            KB=kb,
-            KX=kx,
+            "conv_bw_weight", (parts, c * k * nkx, o // kb), (1, _largest_divisor(c * k * nkx, 16),
+            1), x, gy, partial, hi, wi, ho, wo, o, rows, rpp, C_IN=c, K=k, DIL=dilation, KB=kb,
+            KX=kx
         )
         if parts > 1:
-            self._run("reduce_sum", (m,), None, partial.buf, gw.buf, _I(parts), _I(m))
-        self._run("conv_bw_bias", (o,), None, gy.buf, gb.buf, _I(n), _I(o), _I(ho * wo))
+            self._run("reduce_sum", (m,), None, partial, gw, parts, m)
+        self._run("conv_bw_bias", (o,), None, gy, gb, n, o, ho * wo)
 
     # ------------------------------------------------------------------ pool
     def pool(
@@ -217,20 +107,8 @@ class Ops:
         out = self.empty((n, c, ho, wo))
         arg = self.empty((n, c, ho, wo)) if argmax else None
         self._run(
-            "pool_fw",
-            (wo, ho, n * c),
-            None,
-            x.buf,
-            out.buf,
-            (arg or out).buf,
-            _I(hi),
-            _I(wi),
-            _I(ho),
-            _I(wo),
-            _I(argmax),
-            PK=kernel,
-            PS=stride,
-            PD=dilation,
+            "pool_fw", (wo, ho, n * c), None, x, out, arg or out, hi, wi, ho, wo, argmax, PK=kernel,
+            PS=stride, PD=dilation
         )
         return out, arg
 
@@ -247,22 +125,10 @@ class Ops:
     ) -> Tensor:
         n, c, hi, wi = in_shape
         _, _, ho, wo = gy.shape
-        out = self._into(out, in_shape)
+        out = self.into(out, in_shape)
         self._run(
-            "pool_bw",
-            (wi, hi, n * c),
-            None,
-            gy.buf,
-            arg.buf,
-            out.buf,
-            _I(hi),
-            _I(wi),
-            _I(ho),
-            _I(wo),
-            _I(FLAG_ACCUM if accum else 0),
-            PK=kernel,
-            PS=stride,
-            PD=dilation,
+            "pool_bw", (wi, hi, n * c), None, gy, arg, out, hi, wi, ho, wo, FLAG_ACCUM if accum else
+            0, PK=kernel, PS=stride, PD=dilation
         )
         return out
 
@@ -270,22 +136,15 @@ class Ops:
     def upsample(self, x: Tensor) -> Tensor:
         n, c, h, w = x.shape
         out = self.empty((n, c, 2 * h, 2 * w))
-        self._run("upsample_fw", (2 * w, 2 * h, n * c), None, x.buf, out.buf, _I(h), _I(w))
+        self._run("upsample_fw", (2 * w, 2 * h, n * c), None, x, out, h, w)
         return out
 
     def upsample_bw(self, gy: Tensor, out: Tensor | None, accum: bool) -> Tensor:
         n, c, h2, w2 = gy.shape
         h, w = h2 // 2, w2 // 2
-        out = self._into(out, (n, c, h, w))
+        out = self.into(out, (n, c, h, w))
         self._run(
-            "upsample_bw",
-            (w, h, n * c),
-            None,
-            gy.buf,
-            out.buf,
-            _I(h),
-            _I(w),
-            _I(FLAG_ACCUM if accum else 0),
+            "upsample_bw", (w, h, n * c), None, gy, out, h, w, FLAG_ACCUM if accum else 0
         )
         return out
 
@@ -296,19 +155,8 @@ class Ops:
         for src, c_off, off in ((a, 0, 0), (b, ca, (hb - h) // 2)):
             cs, hs, ws = src.shape[1:]
             self._run(
-                "crop_concat_fw",
-                (w, h, n * cs),
-                None,
-                src.buf,
-                out.buf,
-                _I(cs),
-                _I(hs),
-                _I(ws),
-                _I(ca + cb),
-                _I(h),
-                _I(w),
-                _I(c_off),
-                _I(off),
+                "crop_concat_fw", (w, h, n * cs), None, src, out, cs, hs, ws, ca + cb, h, w, c_off,
+                off
             )
         return out
 
@@ -318,41 +166,29 @@ class Ops:
         """Gradient of the crop_concat input of ``shape`` at channel ``c_off``."""
         n, ct, h, w = gy.shape
         _, cs, hs, ws = shape
-        out = self._into(out, shape)
+        out = self.into(out, shape)
         self._run(
-            "crop_concat_bw",
-            (ws, hs, n * cs),
-            None,
-            gy.buf,
-            out.buf,
-            _I(cs),
-            _I(hs),
-            _I(ws),
-            _I(ct),
-            _I(h),
-            _I(w),
-            _I(c_off),
-            _I((hs - h) // 2),
-            _I(FLAG_ACCUM if accum else 0),
+            "crop_concat_bw", (ws, hs, n * cs), None, gy, out, cs, hs, ws, ct, h, w, c_off, (hs - h)
+            // 2, FLAG_ACCUM if accum else 0
         )
         return out
 
     def relu(self, x: Tensor, out: Tensor | None = None) -> Tensor:
-        out = self._into(out, x.shape)
-        self._run("relu_fw", (x.size,), None, x.buf, out.buf)
+        out = self.into(out, x.shape)
+        self._run("relu_fw", (x.size,), None, x, out)
         return out
 
     def relu_bw(self, y: Tensor, gy: Tensor, out: Tensor | None, accum: bool) -> Tensor:
-        out = self._into(out, y.shape)
+        out = self.into(out, y.shape)
         self._run(
-            "relu_bw", (y.size,), None, y.buf, gy.buf, out.buf, _I(FLAG_ACCUM if accum else 0)
+            "relu_bw", (y.size,), None, y, gy, out, FLAG_ACCUM if accum else 0
         )
         return out
 
     def softmax(self, x: Tensor) -> Tensor:
         n, c, h, w = x.shape
         out = self.empty(x.shape)
-        self._run("softmax_fw", (h * w, n), None, x.buf, out.buf, _I(c), _I(h * w))
+        self._run("softmax_fw", (h * w, n), None, x, out, c, h * w)
         return out
 
     def softmax_xent(
@@ -381,17 +217,7 @@ class Ops:
         loss = self.empty((n, h, w))
         scale = 1.0 / norm
         self._run(
-            "softmax_xent",
-            (h * w, n),
-            None,
-            logits.buf,
-            lab.buf,
-            cw.buf,
-            grad.buf,
-            loss.buf,
-            _I(c),
-            _I(h * w),
-            _F(scale),
+            "softmax_xent", (h * w, n), None, logits, lab, cw, grad, loss, c, h * w, scale
         )
         per_pixel = self.download(loss)
         return float(per_pixel.sum(dtype=np.float64) * scale), grad
@@ -412,19 +238,7 @@ class Ops:
         bc2_sqrt: float,
     ) -> None:
         self._run(
-            "adam_update",
-            (p.size,),
-            None,
-            p.buf,
-            g.buf,
-            m.buf,
-            v.buf,
-            _F(b1),
-            _F(b2),
-            _F(eps),
-            _F(wd),
-            _F(step_size),
-            _F(bc2_sqrt),
+            "adam_update", (p.size,), None, p, g, m, v, b1, b2, eps, wd, step_size, bc2_sqrt
         )
 
     def sgd(
@@ -439,14 +253,5 @@ class Ops:
         first: bool,
     ) -> None:
         self._run(
-            "sgd_update",
-            (p.size,),
-            None,
-            p.buf,
-            g.buf,
-            buf.buf,
-            _F(lr),
-            _F(momentum),
-            _F(wd),
-            _I(first),
+            "sgd_update", (p.size,), None, p, g, buf, lr, momentum, wd, first
         )

@@ -1,62 +1,52 @@
 """Training on OpenCL with torch's Adam/SGD semantics.
 
 Weights, gradients and optimiser buffers stay on the device; only the batch,
-the labels and the scalar loss cross the bus. Softmax cross-entropy runs as
-a kernel. MALIS needs a maximum spanning tree, which is host code anyway:
-its dL/dlogits is computed with torch autograd on the host (lazy import) and
-uploaded, and back-propagation continues on the device.
+the labels and the scalar loss cross the bus. A loss that names a device
+kernel known here (softmax cross-entropy: ``softmax_xent``) runs on the
+device; any other loss computes its value and dL/dlogits on the host
+(:meth:`Loss.value_and_grad`), the gradient is uploaded and
+back-propagation continues on the device.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 import numpy as np
 
-from ...config import LossConfig, TrainConfig
+from ...config import TrainConfig
 from ...graph import Graph
+from ...losses import Loss, LossBatch
 from ._executor import _Runner, backward
-from ._ops import Ops, Tensor
+from ._memory import Tensor
+from ._ops import Ops
 
 ADAM_BETAS = (0.9, 0.999)
 ADAM_EPS = 1e-8
 
 
-def _host_loss_grad(
-    logits: np.ndarray, labels: np.ndarray, loss: LossConfig, class_weights: np.ndarray | None
-) -> tuple[float, np.ndarray | None]:
-    import torch
+def _softmax_xent(ops: Ops, logits: Tensor, batch: LossBatch) -> tuple[float, Tensor | None]:
+    ncls = logits.shape[1]
+    cw = np.ones(ncls, np.float32) if batch.class_weights is None else batch.class_weights
+    return ops.softmax_xent(logits, batch.target, np.asarray(cw, np.float32).reshape(ncls))
 
-    from .._torch_train import torch_loss
 
-    z = torch.tensor(logits, requires_grad=True)
-    value = torch_loss(z, torch.as_tensor(np.asarray(labels, np.int64)), loss, class_weights)
-    if not value.requires_grad:
-        return float(value), None
-    value.backward()
-    return float(value.detach()), z.grad.numpy()
+#: Loss kernels this backend can run, by :attr:`Loss.device_kernel` name.
+DEVICE_LOSSES: dict[str, Callable[[Ops, Tensor, LossBatch], tuple[float, Tensor | None]]] = {
+    "softmax_xent": _softmax_xent,
+}
 
 
 class OpenCLTrainable:
     """Same methods as ``TorchTrainable``: ``train_step``, ``predict``,
     ``weights``, ``optimizer_state``, ``load_optimizer_state``."""
 
-    def __init__(
-        self,
-        graph: Graph,
-        weights: Mapping[str, np.ndarray],
-        ops: Ops,
-        *,
-        train: TrainConfig,
-        loss: LossConfig,
-        class_weights: np.ndarray | None = None,
-        optimizer_state: Mapping[str, np.ndarray] | None = None,
-    ) -> None:
-        self.graph = graph
-        self.ops = ops
+    def __init__(self, graph: Graph, weights: Mapping[str, np.ndarray], ops: Ops, *,
+                 train: TrainConfig, loss: Loss,
+                 optimizer_state: Mapping[str, np.ndarray] | None = None) -> None:
+        self.graph, self.ops = graph, ops
         self.train_config = train
-        self.loss_config = loss
-        self.class_weights = class_weights
+        self.loss = loss
         self._runner = _Runner(graph, weights, ops)
         self._keys = list(graph.weight_shapes())
         params = self._runner.params
@@ -65,33 +55,24 @@ class OpenCLTrainable:
         self._state = {(k, s): ops.zeros(p.shape) for k, p in params.items() for s in names}
         self._step = 0
         self._have_momentum = False  # torch starts the buffer from the first gradient
-        ncls = graph.num_classes
-        cw = np.ones(ncls, np.float32) if class_weights is None else class_weights
-        self._cw = np.asarray(cw, np.float32).reshape(ncls)
         if optimizer_state:
             self.load_optimizer_state(optimizer_state)
 
     # ------------------------------------------------------------------ steps
-    def train_step(self, images: np.ndarray, labels: np.ndarray, lr: float) -> float:
+    def train_step(self, images: np.ndarray, batch: LossBatch, lr: float) -> float:
         """One forward/backward/update on a batch; returns the loss value."""
         runner, ops = self._runner, self.ops
-        batch = runner._check_input(images)
+        x = runner._check_input(images)
         stop = self.graph.logits.name
-        values, argmax = runner.forward(batch, stop=stop, keep=True)
+        values, argmax = runner.forward(x, stop=stop, keep=True)
         logits = values[stop]
-        labels = np.asarray(labels)
-        if tuple(labels.shape[-2:]) != tuple(logits.shape[-2:]):
-            raise ValueError(
-                f"label patch {tuple(labels.shape[-2:])} does not match network output "
-                f"{tuple(logits.shape[-2:])}"
-            )
-        if self.loss_config.kind == "malis":
-            value, host_grad = _host_loss_grad(
-                ops.download(logits), labels, self.loss_config, self.class_weights
-            )
-            grad = None if host_grad is None else ops.upload(host_grad)
+        batch.check_grid(logits.shape[-2:])
+        kernel = DEVICE_LOSSES.get(self.loss.device_kernel or "")
+        if kernel is not None:
+            value, grad = kernel(ops, logits, batch)
         else:
-            value, grad = ops.softmax_xent(logits, labels, self._cw)
+            value, host_grad = self.loss.value_and_grad(ops.download(logits), batch)
+            grad = None if host_grad is None else ops.upload(host_grad)
         if grad is None:
             return value
         backward(runner, values, argmax, grad, self._grads)
@@ -151,18 +132,16 @@ class OpenCLTrainable:
         return out
 
     def load_optimizer_state(self, state: Mapping[str, np.ndarray]) -> None:
-        import pyopencl as cl
-
         self._step = int(np.asarray(state.get("step", 0)))
         for (key, name), buf in self._state.items():
             value = state.get(f"{key}/{name}")
             if value is None:
-                cl.enqueue_fill_buffer(self.ops.queue, buf.buf, np.float32(0), 0, 4 * buf.size)
+                self.ops.fill_zero(buf)
                 continue
             host = np.ascontiguousarray(value, np.float32)
             if host.shape != buf.shape:
                 raise ValueError(f"optimizer state {key}/{name}: {host.shape} != {buf.shape}")
-            cl.enqueue_copy(self.ops.queue, buf.buf, host, is_blocking=True)
+            self.ops.copy_in(buf, host)
         self._have_momentum = all(f"{k}/momentum" in state for k in self._keys)
 
     def _tensor(self, key: str) -> Tensor:  # for tests/debugging

@@ -14,58 +14,24 @@ from typing import Any
 
 import numpy as np
 
-from ..config import LossConfig, TrainConfig
-from ..graph import Graph
-from ._torch import build_module
-
-
-def torch_loss(
-    logits: Any, labels: Any, loss: LossConfig, class_weights: np.ndarray | None
-) -> Any:
-    """Scalar loss for ``logits`` (N,K,Y,X) and ``labels`` (N,Y,X), 0 = ignored."""
-    import torch
-
-    if loss.kind == "malis":
-        from ..losses.malis import malis_loss_torch
-
-        prob = torch.softmax(logits, 1)
-        return malis_loss_torch(
-            prob[:, -1],
-            labels,
-            margin=loss.malis_margin,
-            threshold=loss.malis_threshold,
-            loss=loss.malis_variant,
-            constrained=loss.malis_constrained,
-        )
-    from ..losses.softmax import softmax_cross_entropy
-
-    weights = None
-    if class_weights is not None:
-        weights = torch.as_tensor(class_weights, dtype=logits.dtype, device=logits.device)
-    return softmax_cross_entropy(logits, labels, class_weights=weights)
+from ...config import TrainConfig
+from ...graph import Graph
+from ...losses import Loss, LossBatch
+from ._module import build_module, run_inference
 
 
 class TorchTrainable:
     """A trainable :class:`GraphModule` plus its optimiser on one device."""
 
-    def __init__(
-        self,
-        graph: Graph,
-        weights: Mapping[str, np.ndarray],
-        device: str,
-        *,
-        train: TrainConfig,
-        loss: LossConfig,
-        class_weights: np.ndarray | None = None,
-        optimizer_state: Mapping[str, np.ndarray] | None = None,
-    ) -> None:
+    def __init__(self, graph: Graph, weights: Mapping[str, np.ndarray], device: str, *,
+                 train: TrainConfig, loss: Loss,
+                 optimizer_state: Mapping[str, np.ndarray] | None = None) -> None:
         import torch
 
         self.graph = graph
         self.device = torch.device(device)
         self.train_config = train
-        self.loss_config = loss
-        self.class_weights = class_weights
+        self.loss = loss
         self.module = build_module(graph, weights).to(self.device).train()
         params = self.module.weight_dict()
         self._keys = list(params)
@@ -81,33 +47,24 @@ class TorchTrainable:
         if optimizer_state:
             self.load_optimizer_state(optimizer_state)
 
-    def train_step(self, images: np.ndarray, labels: np.ndarray, lr: float) -> float:
+    def train_step(self, images: np.ndarray, batch: LossBatch, lr: float) -> float:
         """One forward/backward/update on a batch; returns the loss value."""
         import torch
 
         for group in self.optimizer.param_groups:
             group["lr"] = lr
         x = torch.as_tensor(np.ascontiguousarray(images, np.float32), device=self.device)
-        y = torch.as_tensor(np.asarray(labels, np.int64), device=self.device)
         self.optimizer.zero_grad(set_to_none=True)
         logits = self.module(x, logits=True)
-        if logits.shape[-2:] != y.shape[-2:]:
-            raise ValueError(
-                f"label patch {tuple(y.shape[-2:])} does not match network output "
-                f"{tuple(logits.shape[-2:])}"
-            )
-        value = torch_loss(logits, y, self.loss_config, self.class_weights)
+        batch.check_grid(tuple(logits.shape[-2:]))
+        value = self.loss.torch(logits, batch)
         if value.requires_grad:
             value.backward()
             self.optimizer.step()
         return float(value.detach())
 
     def predict(self, images: np.ndarray) -> np.ndarray:
-        import torch
-
-        with torch.inference_mode():
-            x = torch.as_tensor(np.ascontiguousarray(images, np.float32), device=self.device)
-            return self.module(x).cpu().numpy()
+        return run_inference(self.module, images, self.device)
 
     def weights(self) -> dict[str, np.ndarray]:
         return {k: v.detach().cpu().numpy().copy() for k, v in self.module.weight_dict().items()}

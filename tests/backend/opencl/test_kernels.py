@@ -26,7 +26,7 @@ def ops():
     from napari_greentea.backend.opencl._device import context_for, select_device
     from napari_greentea.backend.opencl._ops import Ops
 
-    return Ops(*context_for(select_device(None).index))
+    return Ops(context_for(select_device(None).index))
 
 
 def _rand(rng, *shape):
@@ -44,10 +44,24 @@ def test_every_cl_file_defines_kernel_named_after_stem():
 
 
 def test_build_error_carries_log(ops):
-    from napari_greentea.backend.opencl._kernels import KernelBuildError, get_kernel
+    from napari_greentea.backend.opencl._kernels import KernelBuildError
 
     with pytest.raises(KernelBuildError, match="conv_fw"):
-        get_kernel(ops.ctx, "conv_fw", K=3)  # C_IN, DIL, KB, RB missing
+        ops.context.kernel("conv_fw", K=3)  # C_IN, DIL, KB, RB missing
+
+
+def test_scalar_arguments_take_the_types_of_the_signature():
+    from napari_greentea.backend.opencl._kernels import scalar_arg_dtypes
+
+    assert scalar_arg_dtypes("sgd_update") == (
+        None, None, None, np.float32, np.float32, np.float32, np.int32
+    )
+
+
+def test_programs_are_cached_on_their_context(ops):
+    knl = ops.context.kernel("relu_fw")
+    assert ops.context.kernel("relu_fw") is knl
+    assert any(key[1] == "relu_fw" for key in ops.context._programs)
 
 
 @pytest.mark.parametrize(

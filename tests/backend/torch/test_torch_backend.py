@@ -9,7 +9,7 @@ import torch.nn.functional as F
 
 from napari_greentea.backend import BackendUnavailable, available_backends, get_backend
 from napari_greentea.backend._protocol import Backend, assert_backend
-from napari_greentea.backend._torch import build_module, resolve_device
+from napari_greentea.backend.torch import build_module, resolve_device
 from napari_greentea.models import dense_graph, preset
 from napari_greentea.weights import init_weights
 

@@ -36,8 +36,8 @@ def _setup(kind: str, out: int, seed: int = 0):
 
 @pytest.fixture(scope="module")
 def backends():
-    from napari_greentea.backend._torch import TorchBackend
     from napari_greentea.backend.opencl import OpenCLBackend
+    from napari_greentea.backend.torch import TorchBackend
 
     return OpenCLBackend(), TorchBackend("cpu")
 
@@ -56,21 +56,27 @@ def test_predictor_matches_torch(backends, kind):
     np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-5)
 
 
+def _batch(graph, x, y, class_weights=None):
+    from napari_greentea.losses import LossBatch
+
+    return LossBatch.from_patches(
+        x, y, context_lo=graph.context // 2, class_weights=class_weights
+    )
+
+
 def _train_curves(backends, kind, train, loss_cfg, iters, class_weights=None):
+    from napari_greentea.losses import make_loss
+
     graph, size, weights, rng = _setup(kind, 16, seed=1)
     out = graph.output_size(size)
-    batches = [
-        (
-            rng.standard_normal((2, graph.in_channels, size, size)).astype(np.float32),
-            rng.integers(0, graph.num_classes + 1, (2, out, out)),
-        )
-        for _ in range(iters)
-    ]
+    batches = []
+    for _ in range(iters):
+        x = rng.standard_normal((2, graph.in_channels, size, size)).astype(np.float32)
+        y = rng.integers(0, graph.num_classes + 1, (2, out, out))
+        batches.append((x, _batch(graph, x, y, class_weights)))
     curves, models = [], []
     for backend in backends:
-        model = backend.trainable(
-            graph, weights, train=train, loss=loss_cfg, class_weights=class_weights
-        )
+        model = backend.trainable(graph, weights, train=train, loss=make_loss(loss_cfg))
         curves.append([model.train_step(x, y, train.lr) for x, y in batches])
         models.append(model)
     return np.array(curves), models, batches
@@ -104,6 +110,7 @@ def test_training_matches_torch(backends, kind, optimizer):
 
 def test_class_weights_and_state_roundtrip(backends):
     from napari_greentea.config import LossConfig, TrainConfig
+    from napari_greentea.losses import make_loss
 
     train = TrainConfig(optimizer="adam", lr=1e-3)
     cw = np.array([0.3, 2.0], np.float32)
@@ -114,16 +121,16 @@ def test_class_weights_and_state_roundtrip(backends):
         models[0].graph,
         models[1].weights(),
         train=train,
-        loss=LossConfig(),
-        class_weights=cw,
+        loss=make_loss(LossConfig()),
         optimizer_state=models[1].optimizer_state(),
     )
     x, y = batches[0]
     np.testing.assert_allclose(
         ocl.train_step(x, y, 1e-3), models[1].train_step(x, y, 1e-3), rtol=1e-3
     )
+    short = _batch(models[0].graph, x, y.target[:, 1:, 1:], cw)
     with pytest.raises(ValueError, match="label patch"):
-        ocl.train_step(x, y[:, 1:, 1:], 1e-3)
+        ocl.train_step(x, short, 1e-3)
 
 
 def test_malis_gradient_on_host(backends):
