@@ -82,7 +82,7 @@ def test_start_begins_afresh_when_unticked_or_the_network_changed(
     _press_start(qtbot, train, 5)
     assert built_trainers[-1][2].get("resume") is None and train.checkpoint.iteration == 5
     train._continue_check.value = True
-    train._fmaps_spin.value = 8  # another network: its weights cannot be continued
+    train._knob_spins["base_fmaps"].value = 8  # another network: its weights cannot be continued
     _press_start(qtbot, train, 5)
     assert built_trainers[-1][2].get("resume") is None and train.checkpoint.iteration == 5
     assert train.checkpoint.spec.base_fmaps == 8
