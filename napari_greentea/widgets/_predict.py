@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from magicgui.widgets import (
+    CheckBox,
     ComboBox,
     Container,
     FloatSpinBox,
@@ -28,6 +29,7 @@ from ..segment import DEFAULT_MIN_SIZE, METHODS
 from . import _checkpoint_files, _session
 from ._backend_picker import BackendPicker
 from ._layers import ClassView, label_colormap, layer_array, view_focus
+from ._lifetime import when_closed
 from ._stream import BlockQueue, Pyramid, stream_blocks
 
 if TYPE_CHECKING:
@@ -48,6 +50,9 @@ class PredictWidget(Container):
         self._block_spin = SpinBox(value=DEFAULT_BLOCK, min=32, max=4096, step=32, label="block")
         self._output_edit = LineEdit(value="", label="output .zarr",
                                      tooltip="empty: a temporary folder")
+        self._overwrite_check = CheckBox(
+            value=False, text="overwrite",
+            tooltip="restart an existing output (only a prediction store this tool wrote)")
         self._backend_picker = BackendPicker(label="backend")
         self._predict_button = PushButton(text="Predict")
         self._cancel_button = PushButton(text="Cancel")
@@ -68,7 +73,8 @@ class PredictWidget(Container):
         self._export_button = PushButton(text="Export…")
         self._load_button = PushButton(text="Load checkpoint…")
         self._status_label = Label(value="")
-        self.extend([self._image_combo, self._block_spin, self._output_edit, self._backend_picker,
+        self.extend([self._image_combo, self._block_spin, self._output_edit,
+                     self._overwrite_check, self._backend_picker,
                      self._load_button,
                      Container(layout="horizontal", labels=False, widgets=[
                          self._predict_button, self._cancel_button, self._resume_button]),
@@ -98,6 +104,7 @@ class PredictWidget(Container):
             button.changed.connect(slot)
         viewer.camera.events.center.connect(self._on_view_changed)
         viewer.dims.events.point.connect(self._on_view_changed)
+        self._close_watcher = when_closed(self, self._on_cancel_clicked)  # store stays resumable
 
     # ------------------------------------------------------------ model
     def _class_choices(self, widget: Any = None) -> list[tuple[str, int]]:
@@ -123,6 +130,7 @@ class PredictWidget(Container):
         from qtpy.QtCore import QTimer
 
         from ..predict import PredictionJob, build_predictor
+        from ..store import model_fingerprint
 
         image, ckpt = self._image_combo.value, self._model()
         if image is None or ckpt is None:
@@ -137,7 +145,11 @@ class PredictWidget(Container):
             out = self._output_edit.value or Path(tempfile.mkdtemp(prefix="greentea-")) / "p.zarr"
             self.job = PredictionJob(predictor, graph, layer_array(image),
                                      block=self._block_spin.value, output=out,
-                                     preprocess=ckpt.preprocess)
+                                     preprocess=ckpt.preprocess,
+                                     overwrite=self._overwrite_check.value,
+                                     model_fingerprint=model_fingerprint(
+                                         ckpt.spec, ckpt.weights, ckpt.preprocess),
+                                     source=image.source.path)
         except (ValueError, RuntimeError, OSError) as err:
             show_error(f"cannot predict: {err}")
             return None
@@ -265,10 +277,13 @@ def _export(prob: Any, path: str) -> Path:
     import zarr
 
     from ..io import write_tiff
+    from ..store import remove_store
 
     if str(path).endswith(".zarr"):
+        # the dialog asked before replacing; still delete only an export or store of ours
+        remove_store(path, inputs=(getattr(prob.store, "root", None),))
         out = zarr.create_array(str(path), shape=prob.shape, chunks=prob.chunks,
-                                dtype=prob.dtype, overwrite=True)
+                                dtype=prob.dtype, attributes={"greentea": {"export": True}})
         out[...] = prob[...]
         return Path(path)
     return write_tiff(path, prob[...])

@@ -25,6 +25,7 @@ from ..events import IterationDone, TrainingFinished, TrainingStarted, TrainingS
 from . import _checkpoint_files, _session
 from ._backend_picker import BackendPicker
 from ._layers import training_pairs
+from ._lifetime import when_closed
 from ._preview import PREVIEW_LAYER, LivePreview
 
 if TYPE_CHECKING:
@@ -111,6 +112,9 @@ class TrainWidget(Container):
         self._arch_combo.changed.connect(self._on_arch_changed)
         self._preset_combo.changed.connect(self._on_preset_changed)
         self._on_arch_changed()
+        self._closed = False
+        self.autosaved: Any = None
+        self._close_watcher = when_closed(self, self._on_closed)
 
     # ------------------------------------------------------------ config
     def _preset_choices(self, _widget: Any = None) -> list[str]:
@@ -205,6 +209,8 @@ class TrainWidget(Container):
         # copying weights + optimizer state can take 100s of ms for paper-size nets:
         # do it here, in the worker, not in the main-thread finished handler
         self._final_checkpoint = trainer.checkpoint()
+        if self._closed:  # nobody can press Save any more: keep the work on disk
+            self.autosaved = self._final_checkpoint.save(_autosave_path())
 
     def _start(self, resume: Any = None, extend: bool = False) -> bool:
         from napari.qt.threading import create_worker
@@ -268,6 +274,13 @@ class TrainWidget(Container):
             case TrainingFinished(iteration=it):
                 self._status_label.value = f"finished at iteration {it}"
 
+    def _on_closed(self) -> None:
+        """The dock was closed: stop training (the worker then saves a checkpoint)."""
+        self._closed = True
+        if self.worker is not None:
+            self._on_stop_clicked()
+        self.preview.timer.stop()
+
     def _on_finished(self) -> None:
         self.preview.timer.stop()
         self.worker = None
@@ -279,6 +292,13 @@ class TrainWidget(Container):
         final, self._final_checkpoint = self._final_checkpoint, None
         self.checkpoint = final if final is not None else self.trainer.checkpoint()
         _session.publish(self._viewer, self.checkpoint)
+        if self._closed:
+            from napari.utils.notifications import show_info
+
+            if self.autosaved is not None:
+                show_info(f"training stopped because its panel was closed; checkpoint "
+                          f"(iteration {self.checkpoint.iteration}) saved to {self.autosaved}")
+            return
         self.preview.request()
 
     # ------------------------------------------------------------ files
@@ -311,3 +331,12 @@ class TrainWidget(Container):
         self._status_label.value = f"loaded {path} (iteration {it}); Resume continues"
         return self.checkpoint
 
+
+
+def _autosave_path() -> Any:
+    """Where a training stopped by closing its panel keeps its checkpoint."""
+    import time
+
+    from ..caches import greentea_cache_dir
+
+    return greentea_cache_dir() / "autosave" / time.strftime("train-%Y%m%d-%H%M%S.npz")
