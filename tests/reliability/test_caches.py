@@ -47,7 +47,7 @@ def test_opencl_prediction_with_unwritable_home_and_pocl_cache(unwritable_home, 
     env = cli_env(HOME=unwritable_home, POCL_CACHE_DIR=str(tmp_path / "pocl"))
     env.pop("XDG_CACHE_HOME", None)
     code, err = greentea_run("predict", tmp_path / "in.tif", tmp_path / "o.tif", "--arch", "sk",
-                             "--backend", "opencl", env=env, timeout=300)
+                             "--backend", "opencl", env=env, timeout=900)
     assert code == 0, err
     assert "Traceback" not in err
     assert err.count("not writable") == 1  # one warning
