@@ -139,7 +139,7 @@ def _model(args: argparse.Namespace) -> Any:
 
 def _check_model_flags(args: argparse.Namespace) -> None:
     """--arch/--preset/--seed/--knob describe a random model: refuse them with --checkpoint."""
-    given = [f"--{k}" for k in ("arch", "preset", "seed", "knob")
+    given = [f"--{k}" for k in ("arch", "preset", "seed", "knob", "fmaps", "depth")
              if getattr(args, k, None) is not None]
     if args.checkpoint and given:
         raise ValueError(
@@ -165,6 +165,17 @@ def _spec(args: argparse.Namespace) -> Any:
                 f"{', '.join(knobs) or '(none)'} for architecture {name!r}"
             )
         overrides.update(knobs[knob].overrides(base, int(value)))
+    for label in ("fmaps", "depth"):
+        value = getattr(args, label, None)
+        if value is None:
+            continue
+        found = next((k for k in arch.knobs if k.label == label), None)
+        if found is None:
+            raise ValueError(f"--{label}: architecture {name!r} has no {label} knob")
+        if not found.minimum <= value <= found.maximum:
+            raise ValueError(
+                f"--{label} must lie in {found.minimum}..{found.maximum}, got {value}")
+        overrides.update(found.overrides(base, value))
     return preset(name, kind, **overrides)
 
 
@@ -281,20 +292,31 @@ def cmd_predict(args: argparse.Namespace) -> int:
 
 # ---------------------------------------------------------------- train
 def _train_configs(args: argparse.Namespace) -> tuple[TrainConfig, LossConfig]:
-    train = TrainConfig(
-        iterations=args.iterations,
-        lr=args.lr,
-        optimizer=args.optimizer,
-        lr_policy="inv" if args.optimizer == "sgd" else "fixed",
-        batch_size=args.batch,
-        output_size=args.patch,
-        seed=args.seed,
-        output=args.output,
-        checkpoint_every=args.checkpoint_every,
-        event_every=1,
-    )
-    loss = LossConfig(kind=args.loss, class_balance=args.balance)
-    return train, loss
+    """The preset's recipe (``recipes.py``) with the options given on the command line."""
+    from .recipes import recipe
+
+    seconds = args.seconds if args.seconds is not None else 60.0 * (args.minutes or 0.0)
+    iterations = args.iterations
+    if iterations is None:
+        iterations = 10**9 if seconds else 200
+    given = {
+        "lr": args.lr, "batch_size": args.batch, "output_size": args.patch,
+        "holdout": args.holdout, "average": args.average,
+        "validate_every": args.validate_every, "bf16": args.bf16 or None,
+    }
+    train = {k: v for k, v in given.items() if v is not None}
+    loss = {k: v for k, v in (("kind", args.loss), ("class_balance", args.balance)) if v}
+    return recipe(args.preset, train={
+        **train,
+        "iterations": iterations,
+        "seconds": seconds,
+        "optimizer": args.optimizer,
+        "lr_policy": "inv" if args.optimizer == "sgd" else "fixed",
+        "seed": args.seed,
+        "output": args.output,
+        "checkpoint_every": args.checkpoint_every,
+        "event_every": 1,
+    }, loss=loss)
 
 
 def run_training(trainer: Any, label: str = "train", stop: StopRequest | None = None) -> Any:
@@ -302,15 +324,22 @@ def run_training(trainer: Any, label: str = "train", stop: StopRequest | None = 
 
     Raises :class:`Interrupted` (exit status 130) once the checkpoint is saved.
     """
-    from .events import IterationDone, TrainingStopped
+    from .events import IterationDone, TrainingStopped, Validated
 
-    bar = Progress(trainer.train_config.iterations, label)
+    cfg = trainer.train_config
+    timed = bool(cfg.seconds)
+    bar = Progress(round(cfg.seconds) if timed else cfg.iterations, label)
+    validated = ""
     stop = stop or StopRequest()
     stop.on_stop(trainer.stop)
     for event in trainer.run():
         if isinstance(event, IterationDone):
-            speed = f"loss {event.loss:.4f} {event.labels_per_second:,.0f} labels/s"
-            bar.update(event.iteration, speed)
+            speed = f"it {event.iteration} loss {event.loss:.4f}{validated}"
+            bar.update(int(time.perf_counter() - bar.start) if timed else event.iteration, speed)
+        elif isinstance(event, Validated) and "held_out_accuracy" in event.metrics:
+            m = event.metrics
+            validated = (f" held-out {m['held_out_accuracy']:.3f} (best "
+                         f"{m['best_held_out_accuracy']:.3f} @ {int(m['best_iteration'])})")
         elif isinstance(event, TrainingStopped):
             bar.close()
             if stop.is_set():
@@ -469,6 +498,8 @@ def _arch_args(p: argparse.ArgumentParser, random_model: bool = False) -> None:
                    "(interactive)")
     p.add_argument("--knob", action="append", metavar="NAME=VALUE",
                    help="change an architecture knob (e.g. base_fmaps=32, depth=3); repeatable")
+    p.add_argument("--fmaps", type=int, help="feature maps (the Train widget's fmaps knob)")
+    p.add_argument("--depth", type=int, help="U-Net depth (the Train widget's depth knob)")
 
 
 def _model_args(p: argparse.ArgumentParser) -> None:
@@ -510,13 +541,22 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("labels", help="0 = unlabeled, 1..K classes (or ISBI with --isbi-labels)")
     p.add_argument("--output", required=True, help="checkpoint path (.npz)")
     _arch_args(p)
-    p.add_argument("--loss", choices=loss_names(), default="softmax")
-    p.add_argument("--balance", choices=CLASS_BALANCES, default="none")
+    p.add_argument("--loss", choices=loss_names(), help="default: the preset's recipe")
+    p.add_argument("--balance", choices=CLASS_BALANCES, help="default: the preset's recipe")
     p.add_argument("--optimizer", choices=("adam", "sgd"), default="adam")
-    p.add_argument("--iterations", type=POSITIVE_INT, default=200)
-    p.add_argument("--lr", type=POSITIVE_FLOAT, default=1e-3)
-    p.add_argument("--batch", type=POSITIVE_INT, default=2)
-    p.add_argument("--patch", type=POSITIVE_INT, default=96, help="output patch edge")
+    p.add_argument("--iterations", type=POSITIVE_INT,
+                   help="iteration limit (default 200, or none with --seconds/--minutes)")
+    p.add_argument("--seconds", type=POSITIVE_FLOAT, help="train for this many seconds")
+    p.add_argument("--minutes", type=POSITIVE_FLOAT, help="train for this many minutes")
+    p.add_argument("--lr", type=POSITIVE_FLOAT)
+    p.add_argument("--batch", type=POSITIVE_INT)
+    p.add_argument("--patch", type=POSITIVE_INT, help="output patch edge")
+    p.add_argument("--holdout", type=float,
+                   help="share of the strokes held out to keep the best weights (0 = off)")
+    p.add_argument("--average", type=float,
+                   help="EMA decay of the weights that predict (0 = off)")
+    p.add_argument("--validate-every", type=COUNT, help="validate every N iterations")
+    p.add_argument("--bf16", action="store_true", help="torch: bfloat16 autocast in training")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--checkpoint-every", type=COUNT, default=0)
     p.add_argument("--backend", default=None)

@@ -162,6 +162,10 @@ class LossConfig(_Serializable):
     malis_variant: Literal["hinge", "square"] = "hinge"
     malis_constrained: bool = True
     weight_clip: tuple[float, float] = (0.05, 20.0)
+    crf_weight: float = 0.3
+    crf_radius: int = 5
+    crf_sigma_xy: float = 3.0
+    crf_sigma_i: float = 0.15
 
     def __post_init__(self) -> None:
         from .losses import loss_names
@@ -181,13 +185,33 @@ class LossConfig(_Serializable):
             )
         if any(b <= 0 for b in self.label_boost):
             raise ValueError(f"label_boost entries must be > 0, got {self.label_boost}")
+        if self.crf_weight < 0 or self.crf_sigma_xy <= 0 or self.crf_sigma_i <= 0:
+            raise ValueError(
+                "crf_weight must be >= 0 and the CRF sigmas > 0, got "
+                f"{self.crf_weight}, {self.crf_sigma_xy}, {self.crf_sigma_i}"
+            )
+        _positive("LossConfig", "crf_radius", self.crf_radius)
 
 
 @dataclass(frozen=True, kw_only=True)
 class TrainConfig(_Serializable):
-    """Optimisation schedule and bookkeeping of one training run."""
+    """Optimisation schedule and bookkeeping of one training run.
+
+    Training stops at ``iterations`` or after ``seconds`` of training
+    (0 = no time limit), whichever comes first. ``holdout`` > 0 holds out
+    that share of the painted strokes (whole strokes, seeded) for
+    validation every ``validate_every`` iterations, and the best weights on
+    them are the ones the trainer predicts with and saves. ``average`` > 0
+    predicts (and validates) with an exponential moving average of the
+    weights with that decay per iteration. ``bf16`` runs the torch forward
+    pass under bfloat16 autocast (the OpenCL backend stays in float32).
+    """
 
     iterations: int = 500
+    seconds: float = 0.0
+    holdout: float = 0.0
+    average: float = 0.0
+    bf16: bool = False
     optimizer: Literal["adam", "sgd"] = "adam"
     lr: float = 1e-3
     momentum: float = 0.99
@@ -214,3 +238,11 @@ class TrainConfig(_Serializable):
             raise ValueError(f"lr_policy must be 'fixed' or 'inv', got {self.lr_policy!r}")
         if not self.lr > 0:
             raise ValueError(f"lr must be > 0, got {self.lr}")
+        if self.seconds < 0:
+            raise ValueError(f"seconds must be >= 0 (0 = no time limit), got {self.seconds}")
+        if not 0 <= self.holdout < 1:
+            raise ValueError(f"holdout must lie in [0, 1), got {self.holdout}")
+        if not 0 <= self.average < 1:
+            raise ValueError(f"average (EMA decay) must lie in [0, 1), got {self.average}")
+        if self.holdout and not self.validate_every:
+            raise ValueError("holdout needs validate_every > 0 (how often to validate)")

@@ -8,6 +8,7 @@ network, which has the same weights and computes the same function.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
 import os
@@ -35,6 +36,7 @@ from .events import (
 from .losses import LossBatch
 from .models import dense_graph
 from .preprocess import check_image, preprocess_image
+from .selection import HeldOutStrokes, WeightAverage
 from .weights import init_weights
 
 if TYPE_CHECKING:
@@ -108,6 +110,29 @@ def check_writable(path: str | os.PathLike[str]) -> Path:
     return final
 
 
+class TrainingClock:
+    """Seconds spent training, not counting pauses; ``expired`` past the budget."""
+
+    def __init__(self, budget: float) -> None:
+        self.budget = budget
+        self.start = time.perf_counter()
+        self.paused_for = 0.0
+
+    def elapsed(self) -> float:
+        return time.perf_counter() - self.start - self.paused_for
+
+    def expired(self) -> bool:
+        return bool(self.budget) and self.elapsed() >= self.budget
+
+    @contextlib.contextmanager
+    def paused(self) -> Iterator[None]:
+        tic = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.paused_for += time.perf_counter() - tic
+
+
 def learning_rate(config: TrainConfig, iteration: int) -> float:
     """Fixed, or Caffe's "inv" policy ``lr * (1 + gamma * it) ** -power``."""
     if config.lr_policy == "inv":
@@ -160,7 +185,11 @@ class Trainer:
         self._images = [preprocess_image(p.image, self.preprocess) for p in pairs]
         self._labels = [np.array(p.labels, np.int64, copy=True) for p in pairs]
         self._validation = list(validation)
+        self.held_out = self._hold_out_strokes()
         self.sampler = self._make_sampler()
+        self.average = WeightAverage(self.train_config.average) if (
+            self.train_config.average) else None
+        self._served: tuple[Any, Any] = (None, None)
         self.iteration = 0
         self.history: list[float] = []
         start = resume or init_from
@@ -198,6 +227,25 @@ class Trainer:
         )
 
     # ------------------------------------------------------------ data
+    def _hold_out_strokes(self) -> HeldOutStrokes | None:
+        """Move a seeded share of whole strokes from the training labels to validation."""
+        cfg = self.train_config
+        if not cfg.holdout:
+            return None
+        from .data.holdout import split_strokes
+
+        parts = [split_strokes(lab, cfg.holdout, seed=cfg.seed + i)
+                 for i, lab in enumerate(self._labels)]
+        held = HeldOutStrokes.from_labels(
+            self._images, [val for _, val in parts], input_size=self.input_size,
+            output_size=self.output_size, context_lo=self.graph.context // 2,
+        )
+        if held is None:
+            log.warning("no stroke could be held out (one stroke per class): not validating")
+            return None
+        self._labels = [train for train, _ in parts]
+        return held
+
     def _make_sampler(self) -> Any:
         from .data.batches import TrainingSampler
 
@@ -214,10 +262,26 @@ class Trainer:
         )
 
     # ------------------------------------------------------------ state
+    def candidate_weights(self) -> dict[str, np.ndarray]:
+        """The weights validation judges: the running average if enabled, else current."""
+        if self.average is not None and self.average.weights is not None:
+            return self.average.weights
+        return self.model.weights()
+
+    def served_weights(self) -> dict[str, np.ndarray]:
+        """The weights the preview, Predict and checkpoints use.
+
+        The best on the held-out strokes when there are any, else the
+        candidate weights.
+        """
+        if self.held_out is not None and self.held_out.best_weights is not None:
+            return self.held_out.best_weights
+        return self.candidate_weights()
+
     def checkpoint(self) -> Checkpoint:
         return Checkpoint(
             spec=self.spec,
-            weights=self.model.weights(),
+            weights=self.served_weights(),
             preprocess=self.preprocess,
             class_names=self.class_names,
             iteration=self.iteration,
@@ -234,8 +298,15 @@ class Trainer:
         return os.fspath(self.checkpoint().save(self.output))
 
     def predict(self, batch: np.ndarray) -> np.ndarray:
-        """Class probabilities with the current weights (live preview)."""
-        return self.model.predict(batch)
+        """Class probabilities with the served weights (live preview)."""
+        if self.held_out is None and self.average is None:
+            return self.model.predict(batch)
+        weights = self.served_weights()
+        token, predictor = self._served
+        if token is not weights:  # served dictionaries are replaced, never mutated
+            predictor = self.backend.build(self.graph, weights)
+            self._served = (weights, predictor)
+        return predictor(batch)
 
     # ------------------------------------------------------------ loop
     def run(self) -> Iterator[TrainEvent]:
@@ -246,9 +317,12 @@ class Trainer:
         last_good = self.checkpoint()
         saved: str | None = None
         tic = time.perf_counter()
+        clock = TrainingClock(cfg.seconds)
         labels_done = 0
-        while self.iteration < cfg.iterations:
-            self._running.wait()
+        while self.iteration < cfg.iterations and not clock.expired():
+            if not self._running.is_set():
+                with clock.paused():
+                    self._running.wait()
             if self._stop.is_set():
                 # stopped before its first step: keep whatever checkpoint is already there
                 saved = self._save() if self.iteration > first else None
@@ -269,6 +343,8 @@ class Trainer:
             self.iteration += 1
             self.history.append(value)
             labels_done += labels.size
+            if self.average is not None and self.iteration % self.average.every == 0:
+                self.average.update(self.model.weights())
             if self.iteration % cfg.event_every == 0 or self.iteration == cfg.iterations:
                 elapsed = max(time.perf_counter() - tic, 1e-9)
                 yield IterationDone(self.iteration, value, lr, labels_done / elapsed)
@@ -301,9 +377,10 @@ class Trainer:
         )
 
     def validate(self) -> dict[str, float]:
-        """Pixel accuracy on the labeled pixels of the validation images."""
+        """Held-out stroke accuracy (keeping the best weights) and validation images."""
+        metrics = self._validate_held_out()
         if not self._validation:
-            return {}
+            return metrics
         from .predict import predict_image
 
         correct = total = 0
@@ -315,7 +392,22 @@ class Trainer:
             mask = labels > 0
             correct += int((pred[mask] == labels[mask]).sum())
             total += int(mask.sum())
-        return {"pixel_accuracy": correct / max(total, 1)}
+        return {**metrics, "pixel_accuracy": correct / max(total, 1)}
+
+    def _validate_held_out(self) -> dict[str, float]:
+        held = self.held_out
+        if held is None:
+            return {}
+        if self.average is not None and self.average.weights is not None:
+            weights = self.average.weights
+            predict = self.backend.build(self.graph, weights)
+        else:
+            weights, predict = None, self.model.predict
+        score = held.score(predict)
+        held.offer(self.iteration, score,
+                   (lambda: weights) if weights is not None else self.model.weights)
+        return {"held_out_accuracy": score, "best_held_out_accuracy": held.best_score,
+                "best_iteration": float(held.best_iteration)}
 
     def fit(self) -> Checkpoint:
         """Drain :meth:`run`, logging progress; return the final checkpoint."""

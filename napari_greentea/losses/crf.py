@@ -23,9 +23,15 @@ torch autograd use and which the tests compare.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
+from ._base import Loss, LossBatch
+from .softmax import cross_entropy_value_and_grad, softmax_cross_entropy
+
+if TYPE_CHECKING:
+    from ..config import LossConfig
 
 
 def half_window(radius: int) -> list[tuple[int, int]]:
@@ -115,3 +121,53 @@ def crf_value_and_grad(
 def softmax_backward(prob: np.ndarray, grad_prob: np.ndarray) -> np.ndarray:
     """dL/dlogits from dL/dprob through a softmax over axis 1."""
     return prob * (grad_prob - (prob * grad_prob).sum(1, keepdims=True))
+
+
+def softmax(logits: np.ndarray) -> np.ndarray:
+    """Softmax over axis 1 in float64."""
+    z = np.asarray(logits, np.float64)
+    e = np.exp(z - z.max(1, keepdims=True))
+    return e / e.sum(1, keepdims=True)
+
+
+class SoftmaxCRFLoss(Loss):
+    """Softmax cross-entropy on the strokes plus ``weight`` x the local CRF term.
+
+    The CRF term regularises the unlabeled pixels with the image (the
+    :class:`LossBatch` carries the input cropped to the output grid). torch
+    backends differentiate :meth:`torch`; others call the numpy
+    :meth:`value_and_grad`.
+    """
+
+    def __init__(self, weight: float = 0.3, radius: int = 5, sigma_xy: float = 3.0,
+                 sigma_i: float = 0.15) -> None:
+        self.weight, self.radius = weight, radius
+        self.sigma_xy, self.sigma_i = sigma_xy, sigma_i
+
+    @classmethod
+    def from_config(cls, config: LossConfig) -> SoftmaxCRFLoss:
+        return cls(config.crf_weight, config.crf_radius, config.crf_sigma_xy, config.crf_sigma_i)
+
+    def _kernel(self) -> dict[str, Any]:
+        return {"radius": self.radius, "sigma_xy": self.sigma_xy, "sigma_i": self.sigma_i}
+
+    def torch(self, logits: Any, batch: LossBatch) -> Any:
+        import torch
+
+        value = softmax_cross_entropy(logits, batch.target, class_weights=batch.class_weights)
+        if not self.weight:
+            return value
+        prob = torch.softmax(logits.float(), 1)
+        image = torch.as_tensor(batch.image, device=logits.device)
+        return value + self.weight * crf_loss_torch(prob, image, **self._kernel())
+
+    def value_and_grad(
+        self, logits: np.ndarray, batch: LossBatch
+    ) -> tuple[float, np.ndarray | None]:
+        prob = softmax(logits)
+        value, grad = cross_entropy_value_and_grad(prob, batch.target, batch.class_weights)
+        if self.weight:
+            crf, crf_grad = crf_value_and_grad(prob, batch.image, **self._kernel())
+            value += self.weight * crf
+            grad = grad + self.weight * softmax_backward(prob, crf_grad)
+        return value, grad.astype(np.float32)

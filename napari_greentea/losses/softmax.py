@@ -18,7 +18,12 @@ from ._base import Loss, LossBatch
 if TYPE_CHECKING:
     from ..config import LossConfig
 
-__all__ = ["SoftmaxCrossEntropy", "inverse_frequency_weights", "softmax_cross_entropy"]
+__all__ = [
+    "SoftmaxCrossEntropy",
+    "cross_entropy_value_and_grad",
+    "inverse_frequency_weights",
+    "softmax_cross_entropy",
+]
 
 
 class SoftmaxCrossEntropy(Loss):
@@ -78,6 +83,33 @@ def softmax_cross_entropy(logits, labels, class_weights=None):
     if not bool((labels > 0).any()):
         return logits.sum() * 0.0
     return F.cross_entropy(logits, labels - 1, weight=weight, ignore_index=-1)
+
+
+def cross_entropy_value_and_grad(
+    prob: np.ndarray, labels: np.ndarray, class_weights: np.ndarray | None = None
+) -> tuple[float, np.ndarray]:
+    """:func:`softmax_cross_entropy` and its dL/dlogits in numpy, from the probabilities.
+
+    ``prob`` (N,K,...) softmax output, ``labels`` (N,...) with 0 = ignored. The
+    gradient of the weighted mean ``sum w_y (-log p_y) / sum w_y`` with
+    respect to the logits is ``w_y (p - onehot(y)) / sum w_y``.
+    """
+    prob = np.asarray(prob, np.float64)
+    labels = np.asarray(labels)
+    num_classes = prob.shape[1]
+    grad = np.zeros_like(prob)
+    mask = labels > 0
+    if not mask.any():
+        return 0.0, grad
+    target = np.where(mask, labels - 1, 0)
+    weights = np.ones(num_classes) if class_weights is None else np.asarray(class_weights)
+    w = np.where(mask, weights[target], 0.0)
+    p_true = np.take_along_axis(prob, target[:, None], 1)[:, 0]
+    total = w.sum()
+    value = float((w * -np.log(np.maximum(p_true, 1e-30))).sum() / total)
+    onehot = np.moveaxis(np.eye(num_classes)[target], -1, 1)
+    grad = w[:, None] * (prob - onehot) / total
+    return value, grad
 
 
 def inverse_frequency_weights(

@@ -17,11 +17,12 @@ MAX_POINTS = 2000
 
 
 class LossPlot(QWidget):
-    """Loss versus iteration (log-free, auto-scaled, last value printed)."""
+    """Loss versus iteration (auto-scaled) and held-out accuracy (0-1 axis, orange)."""
 
     def __init__(self, parent: Any = None) -> None:
         super().__init__(parent)
         self.points: list[tuple[int, float]] = []
+        self.validation: list[tuple[int, float]] = []
         self.setMinimumHeight(110)
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
 
@@ -31,8 +32,15 @@ class LossPlot(QWidget):
             self.points = self.points[::2]
         self.update()
 
+    def add_validation(self, iteration: int, accuracy: float) -> None:
+        self.validation.append((iteration, accuracy))
+        if len(self.validation) > MAX_POINTS:
+            self.validation = self.validation[::2]
+        self.update()
+
     def clear(self) -> None:
         self.points.clear()
+        self.validation.clear()
         self.update()
 
     def paintEvent(self, event: Any) -> None:
@@ -57,3 +65,13 @@ class LossPlot(QWidget):
         p.drawPolyline(poly)
         p.setPen(QColor(220, 220, 220))
         p.drawText(pad, 12, f"loss {ys[-1]:.4f}  (it {xs[-1]}; range {y0:.3f}-{y1:.3f})")
+        if self.validation:
+            v0 = min(min(a for _, a in self.validation), 0.5)
+            p.setPen(QPen(QColor(255, 170, 60), 1.5))
+            p.drawPolyline(QPolygonF([
+                QPointF(pad + (min(max(x, x0), x1) - x0) / (x1 - x0) * (w - 2 * pad),
+                        h - pad - (a - v0) / (1 - v0 + 1e-9) * (h - 2 * pad - 28))
+                for x, a in self.validation
+            ]))
+            best = max(a for _, a in self.validation)
+            p.drawText(pad, 26, f"held-out strokes {self.validation[-1][1]:.3f} (best {best:.3f})")

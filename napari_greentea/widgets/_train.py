@@ -21,7 +21,13 @@ from magicgui.widgets import (
 )
 
 from ..config import CLASS_BALANCES
-from ..events import IterationDone, TrainingFinished, TrainingStarted, TrainingStopped
+from ..events import (
+    IterationDone,
+    TrainingFinished,
+    TrainingStarted,
+    TrainingStopped,
+    Validated,
+)
 from . import _checkpoint_files, _session
 from ._backend_picker import BackendPicker
 from ._layers import training_pairs
@@ -144,20 +150,20 @@ class TrainWidget(Container):
             self._knob_spins[knob.name].value = knob.read(spec)
 
     def _read_config(self) -> dict[str, Any]:
-        from ..config import LossConfig, TrainConfig
         from ..models import architecture, preset
+        from ..recipes import recipe
 
         kind, name = self._arch_combo.value, self._preset_combo.value
         base = preset(kind, name)
         over: dict[str, Any] = {}
         for knob in architecture(kind).knobs:
             over.update(knob.overrides(base, self._knob_spins[knob.name].value))
-        return {
-            "spec": preset(kind, name, **over),
-            "train": TrainConfig(iterations=self._iter_spin.value, lr=self._lr_spin.value),
-            "loss": LossConfig(kind=self._loss_combo.value,
-                               class_balance=self._balance_combo.value),
-        }
+        train, loss = recipe(
+            name,
+            train={"iterations": self._iter_spin.value, "lr": self._lr_spin.value},
+            loss={"kind": self._loss_combo.value, "class_balance": self._balance_combo.value},
+        )
+        return {"spec": preset(kind, name, **over), "train": train, "loss": loss}
 
     # ------------------------------------------------------------ run
     def _continuable(self) -> Any:
@@ -267,6 +273,12 @@ class TrainWidget(Container):
                 self.loss_plot.add(it, loss)
                 self._progress.update(it - self._start_iteration - self._progress.n)
                 self._status_label.value = f"iteration {it}  loss {loss:.4f}  {lps:,.0f} labels/s"
+            case Validated(iteration=it, metrics=m) if "held_out_accuracy" in m:
+                self.loss_plot.add_validation(it, m["held_out_accuracy"])
+                self._status_label.value = (
+                    f"iteration {it}  held-out strokes {m['held_out_accuracy']:.3f}  "
+                    f"(best {m['best_held_out_accuracy']:.3f} at {int(m['best_iteration'])}, "
+                    "used for preview and Predict)")
             case TrainingStarted(total_iterations=n, start_iteration=s):
                 self._status_label.value = f"training {s} → {n}"
             case TrainingStopped(reason=reason):

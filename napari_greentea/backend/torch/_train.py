@@ -55,7 +55,13 @@ class TorchTrainable:
             group["lr"] = lr
         x = torch.as_tensor(np.ascontiguousarray(images, np.float32), device=self.device)
         self.optimizer.zero_grad(set_to_none=True)
-        logits = self.module(x, logits=True)
+        if self.train_config.bf16:
+            # bfloat16 matmuls/convolutions, float32 weights, optimiser and loss
+            with torch.autocast(self.device.type, dtype=torch.bfloat16):
+                logits = self.module(x, logits=True)
+            logits = logits.float()
+        else:
+            logits = self.module(x, logits=True)
         batch.check_grid(tuple(logits.shape[-2:]))
         value = self.loss.torch(logits, batch)
         if value.requires_grad:
