@@ -192,11 +192,17 @@ def _predict_to(args: argparse.Namespace, image: Any, output: str | None) -> Any
     model = _model(args)
     backend = get_backend(args.backend, args.device)
     predictor = build_predictor(model, backend)
+    graph = predictor.graph
+    if getattr(args, "tta", False):
+        from .tta import DihedralAverage
+
+        predictor = DihedralAverage(predictor, graph)
     zarr_out = output if output and output.endswith(".zarr") else None
     job = PredictionJob(
-        predictor, predictor.graph, image, block=args.block, output=zarr_out,
+        predictor, graph, image, block=args.block, output=zarr_out,
         preprocess=model.preprocess, overwrite=getattr(args, "overwrite", False),
-        attrs={"spec": model.spec.to_dict()}, dtype=args.dtype if zarr_out else "float32",
+        attrs={"spec": model.spec.to_dict(), "tta": bool(getattr(args, "tta", False))},
+        dtype=args.dtype if zarr_out else "float32",
         model_fingerprint=model_fingerprint(model.spec, model.weights, model.preprocess),
         source=getattr(args, "input", None),
     )
@@ -529,6 +535,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--overwrite", action="store_true",
                    help="replace the output (only a prediction store this tool wrote)")
     p.add_argument("--dtype", choices=("float32", "uint8"), default="float32")
+    p.add_argument("--tta", action="store_true",
+                   help="test-time augmentation: average the 8 flips/rotations (8x slower)")
     p.add_argument("--last-class-only", action="store_true", help="TIFF: last class only")
     p.add_argument("--preview", help="also write a PNG preview here")
     p.add_argument("--scheduler", help="dask scheduler address (tcp://host:8786)")
