@@ -35,7 +35,9 @@ def split_strokes(
     """Split ``labels`` into (training, validation) labels by whole strokes.
 
     Per class, strokes are drawn in a seeded random order and held out until
-    they hold at least ``fraction`` of that class's labeled pixels. A class
+    they hold at least ``fraction`` of that class's labeled pixels; a stroke
+    that would take the share past ``2 * fraction`` is skipped, so a few
+    huge components (dense labels) are not held out wholesale. A class
     painted as a single stroke keeps it for training (the network cannot
     learn a class it never sees), so its validation part is empty.
     Both outputs have ``labels``' shape and dtype; 0 = not in that part.
@@ -54,10 +56,14 @@ def split_strokes(
             continue
         total = sum(len(idx) for idx in mine)
         held = 0
-        for k in rng.permutation(len(mine))[: len(mine) - 1]:
+        kept = len(mine)
+        for k in rng.permutation(len(mine)):
             if held >= fraction * total:
                 break
             idx = mine[k]
+            if held + len(idx) > 2 * fraction * total or kept == 1:
+                continue
+            kept -= 1
             flat_val[idx] = flat_labels[idx]
             flat_train[idx] = 0
             held += len(idx)

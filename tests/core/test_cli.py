@@ -60,3 +60,25 @@ def test_train_rejects_single_class_labels(tmp_path, capsys):
     assert main(["train", str(tmp_path / "img.tif"), str(tmp_path / "gt.tif"), "--output",
                  str(tmp_path / "m.npz")]) == 2
     assert "only class 1" in capsys.readouterr().err
+
+
+def test_train_for_seconds_with_architecture_knobs(tmp_path, capsys):
+    from napari_greentea.checkpoint import Checkpoint
+    from napari_greentea.data.scribbles import scribbles_from_ground_truth
+    from napari_greentea.sample import synthetic_membranes
+
+    image, truth = synthetic_membranes((96, 96), seed=4)
+    tifffile.imwrite(tmp_path / "img.tif", image)
+    tifffile.imwrite(tmp_path / "s.tif", scribbles_from_ground_truth(truth, fraction=0.1,
+                                                                      brush=3, seed=0))
+    model = tmp_path / "m.npz"
+    assert main(["train", str(tmp_path / "img.tif"), str(tmp_path / "s.tif"), "--output",
+                 str(model), "--seconds", "2", "--depth", "1", "--fmaps", "6",
+                 "--patch", "32", "--validate-every", "5"]) == 0
+    ckpt = Checkpoint.load(model)
+    assert (ckpt.spec.depth, ckpt.spec.base_fmaps) == (1, 6)
+    assert ckpt.train.seconds == 2.0 and ckpt.train.holdout == 0.1  # the interactive recipe
+    assert 0 < ckpt.iteration < 10**9
+    assert main(["train", str(tmp_path / "img.tif"), str(tmp_path / "s.tif"), "--output",
+                 str(model), "--arch", "sk", "--depth", "2", "--iterations", "1"]) == 2
+    assert "has no depth knob" in capsys.readouterr().err

@@ -79,3 +79,14 @@ def test_balanced_accuracy_weighs_classes_equally():
     assert balanced_accuracy(prob, labels) == pytest.approx(0.5)
     with pytest.raises(ValueError, match="no labeled"):
         balanced_accuracy(prob, np.zeros((1, 1, 4), int))
+
+
+def test_huge_strokes_are_not_held_out_wholesale():
+    lab = np.zeros((30, 30), np.uint8)
+    lab[:, :20] = 2  # one giant component
+    lab[2, 22:28], lab[10, 22:28], lab[20, 22:28] = 1, 1, 1
+    lab[25, 22:24] = 2  # a small class-2 stroke: 2 of 602 pixels
+    train, val = split_strokes(lab, 0.1, seed=0)
+    assert (val == 2).sum() == 2 and (train == 2).sum() == 600
+    # each class-1 stroke is a third of the class, more than 2 x 10 %: none is held out
+    assert (val == 1).sum() == 0 and (train == 1).sum() == 18

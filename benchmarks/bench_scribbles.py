@@ -1,0 +1,224 @@
+"""Learning from scribbles on ISBI 2012: strokes on slices 0-4, scores on 20-29.
+
+A seeded simulated annotator (``scribbles_from_ground_truth``, brush 3 px)
+paints membrane centre lines and cell cores on <= 2 % of the pixels of
+slices 0-4. Each method trains on them with the core ``Trainer``;
+V_rand / V_info / pixel error (thinned, best threshold,
+``napari_greentea.metrics.isbi_scores``) on slices 20-29 are measured at
+each time point, with and without test-time augmentation (8 flips and
+rotations); the training clock is paused while evaluating. A random forest
+on ilastik's filter bank (``forest.py``) runs on the same strokes in the
+same run.
+
+Methods: ``new`` = the interactive recipe (``napari_greentea.recipes``);
+``old`` = the Train widget's settings before it (softmax, histeq, Adam
+1e-3, 128-px patches, batch 2, no held-out strokes, no averaging);
+``new-bf16`` = ``new`` with bf16 autocast.
+
+``--rounds``: the correction protocol: strokes on 0.5 % of the pixels,
+train; then twice: predict slices 0-4, add strokes where the prediction is
+most wrong (``correction_scribbles``) up to 2 % in total, continue training
+from the served weights; ``--times`` seconds per round.
+
+Usage:
+  python benchmarks/bench_scribbles.py --methods new,old --forest --seeds 0,1,2 \\
+      --times 30,60,120,300,600 --tag final
+  python benchmarks/bench_scribbles.py --rounds --methods new --seeds 0,1,2 --times 30
+Writes benchmarks/results/scribbles_<tag>.json and .md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import time
+from pathlib import Path
+
+import numpy as np
+import tifffile
+
+from napari_greentea.data.scribbles import correction_scribbles, scribbles_from_ground_truth
+from napari_greentea.metrics import isbi_scores
+from napari_greentea.sample import isbi_labels_to_classes
+
+DATA = Path(os.environ.get("GREENTEA_DATA_DIR", Path(__file__).resolve().parents[2]
+                           / "shared" / "data" / "isbi2012"))
+RESULTS = Path(__file__).parent / "results"
+TRAIN, TEST = slice(0, 5), slice(20, 30)
+OLD = {"train": dict(batch_size=2, output_size=128), "loss": dict(class_balance="histeq")}
+
+
+def load():
+    raw = tifffile.imread(DATA / "train-volume.tif")
+    gt = isbi_labels_to_classes(tifffile.imread(DATA / "train-labels.tif"))
+    return raw, gt
+
+
+def scores(cell_prob, truth) -> dict:
+    s = isbi_scores(cell_prob, truth == 2)
+    return {k: round(v, 4) for k, v in s.items() if isinstance(v, float)}
+
+
+def strokes(gt, seed: int, fraction: float = 0.02) -> np.ndarray:
+    return scribbles_from_ground_truth(gt[TRAIN], fraction=fraction, brush=3, seed=seed)
+
+
+def make_trainer(method: str, images, labels, seed: int, init=None):
+    from napari_greentea.config import LossConfig, TrainConfig
+    from napari_greentea.models import preset
+    from napari_greentea.recipes import recipe
+    from napari_greentea.train import LabeledImage, Trainer
+
+    if method == "old":
+        train = TrainConfig(**OLD["train"], iterations=10**9, seed=seed)
+        loss = LossConfig(**OLD["loss"])
+    else:
+        train, loss = recipe("interactive", train={"iterations": 10**9, "seed": seed,
+                                                   "bf16": method.endswith("bf16")})
+    return Trainer(preset("u", "interactive"), [LabeledImage(images, labels)], train=train,
+                   loss=loss, backend="torch-cpu", init_from=init)
+
+
+def train_for(trainer, seconds: float) -> float:
+    """Continue training for ``seconds`` of wall time (the Trainer's clock)."""
+    trainer.train_config = trainer.train_config.replace(seconds=seconds)
+    tic = time.perf_counter()
+    for _ in trainer.run():
+        pass
+    return time.perf_counter() - tic
+
+
+def predict(trainer, raw, tta: bool) -> np.ndarray:
+    from napari_greentea.predict import predict_image
+    from napari_greentea.tta import DihedralAverage
+
+    predictor = DihedralAverage(trainer.predict, trainer.graph) if tta else trainer.predict
+    return predict_image(predictor, trainer.graph, raw, preprocess=trainer.preprocess)
+
+
+def evaluate(trainer, raw, gt, test, tta: bool = True) -> dict:
+    row = scores(predict(trainer, raw[test], False)[-1], gt[test])
+    if tta:
+        row["tta"] = scores(predict(trainer, raw[test], True)[-1], gt[test])
+    held = trainer.held_out
+    if held is not None and held.best_iteration is not None:
+        row["best_iteration"] = held.best_iteration
+        row["held_out_accuracy"] = round(float(held.best_score), 4)
+    return row
+
+
+def run_times(method, raw, gt, labels, seed, times, test, tta=True) -> list[dict]:
+    trainer = make_trainer(method, raw[TRAIN], labels, seed)
+    rows, done = [], 0.0
+    for point in times:
+        wall = train_for(trainer, point - done)
+        done = point
+        row = {"method": method, "seed": seed, "time": point, "iterations": trainer.iteration,
+               "segment_wall_s": round(wall, 1), "load": round(os.getloadavg()[0], 2)}
+        row.update(evaluate(trainer, raw, gt, test, tta))
+        print(json.dumps(row), flush=True)
+        rows.append(row)
+    return rows
+
+
+def run_rounds(method, raw, gt, seed, seconds, test, first=0.005, total=0.02,
+               rounds=3) -> list[dict]:
+    labels = strokes(gt, seed, first)
+    trainer, rows = None, []
+    for r in range(1, rounds + 1):
+        if trainer is not None:
+            prob = predict(trainer, raw[TRAIN], False)
+            extra = (total - float((labels > 0).mean())) / (rounds - r + 1)
+            labels = correction_scribbles(gt[TRAIN], prob, labels, fraction=extra, brush=3)
+        trainer = make_trainer(method, raw[TRAIN], labels, seed + r,
+                               init=None if trainer is None else trainer.checkpoint())
+        train_for(trainer, seconds)
+        row = {"method": method, "protocol": "rounds", "round": r, "seed": seed,
+               "seconds_per_round": seconds, "iterations": trainer.iteration,
+               "labeled_fraction": round(float((labels > 0).mean()), 5),
+               "load": round(os.getloadavg()[0], 2)}
+        row.update(evaluate(trainer, raw, gt, test))
+        print(json.dumps(row), flush=True)
+        rows.append(row)
+    return rows
+
+
+def run_forest(raw, gt, labels, seed: int, test) -> dict:
+    from forest import forest_probability
+
+    tic = time.perf_counter()
+    prob = forest_probability(raw[TRAIN], labels, raw[test], seed=seed)
+    return {"method": "forest", "seed": seed, "seconds": round(time.perf_counter() - tic, 1),
+            **scores(prob, gt[test])}
+
+
+def markdown(out: dict) -> str:
+    lines = [f"# Scribbles benchmark `{out['tag']}`", "",
+             (f"{out['machine']}; torch threads {out['threads']}; load at start "
+              f"{out['load_start']}; strokes: brush 3 px, seeds {out['seeds']}."), "",
+             ("| method | protocol | seed | time s / round | iterations | V_rand | V_rand TTA "
+              "| V_info | V_info TTA | pixel error | labeled % | load |"),
+             "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    for r in out["rows"]:
+        tta = r.get("tta", {})
+        when = r.get("time", r.get("round", ""))
+        lines.append(
+            f"| {r['method']} | {r.get('protocol', 'time')} | {r['seed']} | {when} | "
+            f"{r.get('iterations', '')} | {r['v_rand']:.4f} | {tta.get('v_rand', '')} | "
+            f"{r['v_info']:.4f} | {tta.get('v_info', '')} | {r['pixel_error']:.4f} | "
+            f"{100 * r.get('labeled_fraction', 0):.2f} | {r.get('load', '')} |")
+    return "\n".join(lines) + "\n"
+
+
+def main() -> None:
+    import torch
+
+    p = argparse.ArgumentParser()
+    p.add_argument("--methods", default="new,old")
+    p.add_argument("--seeds", default="0,1,2")
+    p.add_argument("--times", default="30,60,120,300,600")
+    p.add_argument("--test", default="20:30", help="evaluation slices lo:hi")
+    p.add_argument("--fraction", type=float, default=0.02)
+    p.add_argument("--forest", action="store_true")
+    p.add_argument("--rounds", action="store_true", help="the correction-round protocol")
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--tta-methods", default="new", help="methods also scored with TTA")
+    p.add_argument("--tag", default="final")
+    args = p.parse_args()
+    torch.set_num_threads(args.threads)
+    raw, gt = load()
+    times = [float(t) for t in args.times.split(",")]
+    lo, hi = (int(v) for v in args.test.split(":"))
+    test = slice(lo, hi)
+    seeds = [int(s) for s in args.seeds.split(",")]
+    out = {"tag": args.tag, "machine": f"{platform.processor() or platform.machine()}, "
+           f"{os.cpu_count()} cores", "threads": args.threads, "seeds": seeds,
+           "test_slices": args.test, "load_start": round(os.getloadavg()[0], 2), "rows": []}
+
+    def save() -> None:
+        RESULTS.mkdir(exist_ok=True)
+        (RESULTS / f"scribbles_{args.tag}.json").write_text(json.dumps(out, indent=1))
+        (RESULTS / f"scribbles_{args.tag}.md").write_text(markdown(out))
+
+    for seed in seeds:
+        labels = strokes(gt, seed, args.fraction)
+        frac = float((labels > 0).mean())
+        if args.forest:
+            out["rows"].append({**run_forest(raw, gt, labels, seed, test),
+                                "labeled_fraction": frac})
+            print(json.dumps(out["rows"][-1]), flush=True)
+        for method in (m for m in args.methods.split(",") if m):
+            if args.rounds:
+                out["rows"].extend(run_rounds(method, raw, gt, seed, times[0], test))
+            else:
+                tta = method in args.tta_methods.split(",")
+                for row in run_times(method, raw, gt, labels, seed, times, test, tta):
+                    out["rows"].append({**row, "labeled_fraction": frac})
+            save()
+    save()
+
+
+if __name__ == "__main__":
+    main()
