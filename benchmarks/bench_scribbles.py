@@ -83,10 +83,14 @@ def make_trainer(method: str, images, labels, seed: int, init=None):
 
 def train_for(trainer, seconds: float) -> float:
     """Continue training for ``seconds`` of wall time (the Trainer's clock)."""
+    from napari_greentea.events import Validated
+
     trainer.train_config = trainer.train_config.replace(seconds=seconds)
+    curve = trainer.__dict__.setdefault("held_out_curve", [])
     tic = time.perf_counter()
-    for _ in trainer.run():
-        pass
+    for event in trainer.run():
+        if isinstance(event, Validated) and "held_out_accuracy" in event.metrics:
+            curve.append((event.iteration, round(event.metrics["held_out_accuracy"], 4)))
     return time.perf_counter() - tic
 
 
@@ -104,8 +108,9 @@ def evaluate(trainer, raw, gt, test, tta: bool = True) -> dict:
         row["tta"] = scores(predict(trainer, raw[test], True)[-1], gt[test])
     held = trainer.held_out
     if held is not None and held.best_iteration is not None:
-        row["best_iteration"] = held.best_iteration
-        row["held_out_accuracy"] = round(float(held.best_score), 4)
+        row["kept_iteration"] = held.best_iteration
+        row["best_held_out_accuracy"] = round(float(held.best_score), 4)
+        row["held_out_curve"] = list(getattr(trainer, "held_out_curve", []))
     return row
 
 

@@ -345,7 +345,8 @@ def run_training(trainer: Any, label: str = "train", stop: StopRequest | None = 
         elif isinstance(event, Validated) and "held_out_accuracy" in event.metrics:
             m = event.metrics
             validated = (f" held-out {m['held_out_accuracy']:.3f} (best "
-                         f"{m['best_held_out_accuracy']:.3f} @ {int(m['best_iteration'])})")
+                         f"{m['best_held_out_accuracy']:.3f}, serving iteration "
+                         f"{int(m['kept_iteration'])})")
         elif isinstance(event, TrainingStopped):
             bar.close()
             if stop.is_set():

@@ -9,8 +9,9 @@ function):
 * :class:`WeightAverage`: an exponential moving average of the weights
   (Polyak averaging) smooths the wandering.
 * :class:`HeldOutStrokes`: a seeded share of the user's strokes is never
-  trained on; the weights scoring best on it are kept, so more training
-  can never make the served model worse on them.
+  trained on; weights that score clearly worse on it than the best so far
+  are not served, so more training cannot make the served model clearly
+  worse on them.
 """
 
 from __future__ import annotations
@@ -53,10 +54,20 @@ class WeightAverage:
 
 
 class HeldOutStrokes:
-    """Validation windows of held-out strokes, and the best weights seen on them."""
+    """Validation windows of held-out strokes, and the weights kept on them.
 
-    def __init__(self, windows: np.ndarray, targets: np.ndarray) -> None:
-        self.windows, self.targets = windows, targets
+    Weights are kept when they score within ``tolerance`` of the best score
+    so far (the latest such weights win). Held-out stroke accuracy peaks
+    early and then drifts down by about a percent while the segmentation of
+    unseen images keeps improving (``benchmarks/results/scribbles_*``):
+    keeping only the single best weights froze the model at a few hundred
+    iterations. A real drop (more than ``tolerance``) still reverts to the
+    earlier weights.
+    """
+
+    def __init__(self, windows: np.ndarray, targets: np.ndarray,
+                 tolerance: float = 0.02) -> None:
+        self.windows, self.targets, self.tolerance = windows, targets, tolerance
         self.best_score = -np.inf
         self.best_iteration: int | None = None
         self.best_weights: dict[str, np.ndarray] | None = None
@@ -94,9 +105,14 @@ class HeldOutStrokes:
         return balanced_accuracy(prob, self.targets)
 
     def offer(self, iteration: int, score: float, weights: Callable[[], Weights]) -> bool:
-        """Keep ``weights()`` if ``score`` is at least the best so far (later wins ties)."""
-        if score < self.best_score:
+        """Keep ``weights()`` unless ``score`` is more than ``tolerance`` below the best.
+
+        ``best_score`` is the best score seen; ``best_iteration`` and
+        ``best_weights`` are those of the weights kept (served).
+        """
+        self.best_score = max(self.best_score, score)
+        if score < self.best_score - self.tolerance:
             return False
-        self.best_score, self.best_iteration = score, iteration
+        self.best_iteration = iteration
         self.best_weights = {k: np.array(v, copy=True) for k, v in weights().items()}
         return True

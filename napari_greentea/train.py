@@ -407,7 +407,7 @@ class Trainer:
         held.offer(self.iteration, score,
                    (lambda: weights) if weights is not None else self.model.weights)
         return {"held_out_accuracy": score, "best_held_out_accuracy": held.best_score,
-                "best_iteration": float(held.best_iteration)}
+                "kept_iteration": float(held.best_iteration)}
 
     def fit(self) -> Checkpoint:
         """Drain :meth:`run`, logging progress; return the final checkpoint."""

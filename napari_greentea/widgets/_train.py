@@ -277,8 +277,8 @@ class TrainWidget(Container):
                 self.loss_plot.add_validation(it, m["held_out_accuracy"])
                 self._status_label.value = (
                     f"iteration {it}  held-out strokes {m['held_out_accuracy']:.3f}  "
-                    f"(best {m['best_held_out_accuracy']:.3f} at {int(m['best_iteration'])}, "
-                    "used for preview and Predict)")
+                    f"(best {m['best_held_out_accuracy']:.3f}; preview and Predict use "
+                    f"iteration {int(m['kept_iteration'])})")
             case TrainingStarted(total_iterations=n, start_iteration=s):
                 self._status_label.value = f"training {s} → {n}"
             case TrainingStopped(reason=reason):

@@ -55,11 +55,11 @@ def test_a_run_whose_validation_worsens_keeps_the_earlier_weights(pair):
     trainer.train_config = trainer.train_config.replace(iterations=200)
     later = [e.metrics for e in trainer.run() if isinstance(e, Validated)]
     assert later[-1]["held_out_accuracy"] < good_score - 0.2
-    assert trainer.held_out.best_iteration == good_iteration
+    assert trainer.held_out.best_iteration <= good_iteration + 20
     kept = trainer.checkpoint().weights
     current = trainer.model.weights()
     assert not all(np.array_equal(kept[k], current[k]) for k in kept)
-    assert _held_out_score(trainer, kept) == pytest.approx(good_score)
+    assert _held_out_score(trainer, kept) >= trainer.held_out.best_score - 0.02
     # preview/Predict use the kept weights too
     x = trainer.held_out.windows[:2]
     np.testing.assert_allclose(trainer.predict(x),
@@ -99,12 +99,17 @@ def test_averaged_run_predicts_with_the_average(pair):
         np.testing.assert_array_equal(served[key], value)
 
 
-def test_held_out_keeps_ties_for_the_later_weights():
-    held = HeldOutStrokes(np.zeros((1, 1, 4, 4), np.float32), np.ones((1, 2, 2), np.int64))
+def test_held_out_keeps_the_latest_weights_within_tolerance():
+    held = HeldOutStrokes(np.zeros((1, 1, 4, 4), np.float32), np.ones((1, 2, 2), np.int64),
+                          tolerance=0.02)
     assert held.offer(10, 0.9, lambda: {"w": np.zeros(1)})
-    assert not held.offer(20, 0.8, lambda: {"w": np.ones(1)})
-    assert held.offer(30, 0.9, lambda: {"w": np.full(1, 2.0)})
+    assert not held.offer(20, 0.8, lambda: {"w": np.ones(1)})  # a real drop: not served
+    assert held.best_iteration == 10
+    assert held.offer(30, 0.89, lambda: {"w": np.full(1, 2.0)})  # within 0.02 of the best
     assert held.best_iteration == 30 and held.best_weights["w"][0] == 2.0
+    assert held.offer(40, 0.95, lambda: {"w": np.full(1, 3.0)})
+    assert not held.offer(50, 0.92, lambda: {"w": np.full(1, 4.0)})  # best is now 0.95
+    assert held.best_score == 0.95 and held.best_weights["w"][0] == 3.0
 
 
 def test_training_clock_excludes_pauses(monkeypatch):
