@@ -32,44 +32,10 @@ import json
 import os
 import platform
 import time
-from pathlib import Path
 
-import numpy as np
-import tifffile
+from bench_scribbles import RESULTS, TRAIN, load, run_forest, scores, strokes
 
-from napari_greentea.data.scribbles import scribbles_from_ground_truth
-from napari_greentea.metrics import isbi_scores
 from napari_greentea.preprocess import preprocess_image
-from napari_greentea.sample import isbi_labels_to_classes
-
-DATA = Path(os.environ.get("GREENTEA_DATA_DIR", Path(__file__).resolve().parents[2]
-                           / "shared" / "data" / "isbi2012"))
-RESULTS = Path(__file__).parent / "results"
-TRAIN, TEST = slice(0, 5), slice(20, 30)
-
-
-def load():
-    raw = tifffile.imread(DATA / "train-volume.tif")
-    gt = isbi_labels_to_classes(tifffile.imread(DATA / "train-labels.tif"))
-    return raw, gt
-
-
-def scores(cell_prob, truth) -> dict:
-    s = isbi_scores(cell_prob, truth == 2)
-    return {k: round(v, 4) for k, v in s.items() if isinstance(v, float)}
-
-
-def strokes(gt, seed: int, fraction: float = 0.02) -> np.ndarray:
-    return scribbles_from_ground_truth(gt[TRAIN], fraction=fraction, brush=3, seed=seed)
-
-
-def run_forest(raw, gt, labels, seed: int, test=TEST) -> dict:
-    from forest import forest_probability
-
-    tic = time.perf_counter()
-    prob = forest_probability(raw[TRAIN], labels, raw[test], seed=seed)
-    return {"method": "forest", "seed": seed, "seconds": round(time.perf_counter() - tic, 1),
-            **scores(prob, gt[test])}
 
 
 def run_proto(method, raw, gt, labels, seed: int, times, budget: str, test,
