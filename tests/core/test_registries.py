@@ -26,7 +26,7 @@ def test_builtin_choices_come_from_the_registries():
     assert tuple(_choices(parser, "predict", "--arch")) == architecture_names()
     assert tuple(_choices(parser, "train", "--loss")) == loss_names()
     assert set(architecture_names()) == {"u", "usk", "sk", "sw"}
-    assert set(loss_names()) == {"softmax", "malis"}
+    assert set(loss_names()) == {"softmax", "malis", "softmax+crf"}
 
 
 def test_toy_appears_in_cli_choices(toy_registry):
