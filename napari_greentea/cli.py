@@ -1,4 +1,4 @@
-"""``greentea`` command line: info, predict, train, evaluate, demo, gui.
+"""``greentea`` command line: info, predict, train, evaluate, export, demo, gui.
 
 Every command prints one clear line and exits with status 2 on bad input
 (wrong file, unknown preset, mismatching checkpoint) instead of a traceback.
@@ -77,13 +77,14 @@ def cmd_info(args: argparse.Namespace) -> int:
 
 # ---------------------------------------------------------------- model helpers
 def _model(args: argparse.Namespace) -> Any:
-    """The checkpoint of --checkpoint, else one with RANDOM weights from --arch/--preset."""
+    """The model of --checkpoint/--model (.npz or bioimage.io .zip), else RANDOM weights."""
     from .checkpoint import Checkpoint
+    from .export.package import load_model_file
     from .models import dense_graph
     from .weights import init_weights
 
     if args.checkpoint:
-        return Checkpoint.load(args.checkpoint)
+        return load_model_file(args.checkpoint)
     spec = _spec(args)
     log.warning("no --checkpoint: predicting with RANDOM weights (smoke run)")
     weights = init_weights(dense_graph(spec), args.seed)
@@ -135,12 +136,13 @@ def _predict_distributed(args: argparse.Namespace) -> int:
     import tempfile
 
     from .distributed import connect, predict_distributed
+    from .export.package import is_package
 
     if not args.output.endswith(".zarr"):
         raise ValueError("distributed prediction writes zarr: give an output ending in .zarr")
     checkpoint = args.checkpoint
     with tempfile.TemporaryDirectory() as tmp:
-        if not checkpoint:
+        if not checkpoint or is_package(checkpoint):  # workers load .npz checkpoints
             checkpoint = str(_model(args).save(Path(tmp) / "random.npz"))
         client = connect(args.scheduler, args.workers)
         try:
@@ -264,6 +266,26 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
+# ---------------------------------------------------------------- export
+def cmd_export(args: argparse.Namespace) -> int:
+    from .export.bioimageio import ExportOptions, export_bioimageio
+    from .io import read_image
+
+    options = ExportOptions(
+        name=args.name or "", description=args.description or "",
+        authors=tuple(args.author or ExportOptions.authors), license=args.license,
+        allow_missing_preprocessing=args.allow_missing_preprocessing,
+    )
+    sample = read_image(args.sample) if args.sample else None
+    report = export_bioimageio(
+        args.checkpoint, args.output, sample=sample, options=options, overwrite=args.overwrite
+    )
+    agreement = ", ".join(f"{k} {v:.1e}" for k, v in report.errors.items())
+    print(f"wrote {report.path}: bioimage.io validation {report.status}; max |difference| "
+          f"to torch on the {report.input_size}px test tensor: {agreement}")
+    return 0
+
+
 # ---------------------------------------------------------------- demo / gui
 def cmd_demo(args: argparse.Namespace) -> int:
     from .demo import headless_demo
@@ -295,7 +317,9 @@ def _arch_args(p: argparse.ArgumentParser) -> None:
 def _model_args(p: argparse.ArgumentParser) -> None:
     from .predict import DEFAULT_BLOCK
 
-    p.add_argument("--checkpoint", help="trained model (.npz); else random weights")
+    p.add_argument("--checkpoint", "--model", dest="checkpoint",
+                   help="trained model (.npz) or exported bioimage.io package (.zip); "
+                   "else random weights")
     _arch_args(p)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--backend", default=None, help="auto, torch, torch-cpu, torch-cuda, opencl")
@@ -349,6 +373,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--slices", help="evaluate slices lo:hi of the ground truth")
     _model_args(p)
     p.set_defaults(func=cmd_evaluate)
+
+    p = sub.add_parser("export", help="write a checkpoint as a bioimage.io model package")
+    p.add_argument("checkpoint", help="trained model (.npz)")
+    p.add_argument("output", help="package path (.zip)")
+    p.add_argument("--sample", help="image for the test tensor and cover (default: synthetic)")
+    p.add_argument("--name")
+    p.add_argument("--description")
+    p.add_argument("--author", action="append", help="repeat for several authors")
+    p.add_argument("--license", default="CC-BY-4.0", help="SPDX identifier")
+    p.add_argument("--allow-missing-preprocessing", action="store_true",
+                   help="export a CLAHE model; the package says CLAHE must be applied first")
+    p.add_argument("--overwrite", action="store_true")
+    p.set_defaults(func=cmd_export)
 
     p = sub.add_parser("demo", help="headless annotate -> train -> predict on the sample")
     p.add_argument("--out", default="greentea-demo")

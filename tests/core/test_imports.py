@@ -21,6 +21,9 @@ CORE = [
     "napari_greentea.checkpoint",
     "napari_greentea.cli",
     "napari_greentea.sample",
+    "napari_greentea.export.bioimageio",
+    "napari_greentea.export.package",
+    "napari_greentea.io",
 ]
 
 
