@@ -354,7 +354,12 @@ def export_bioimageio(
 
 
 def validate_package(path: str | os.PathLike[str]) -> str:
-    """Run the bioimage.io format validator (offline); raise with its summary on failure."""
+    """Run the bioimage.io format validator; raise with its summary on failure.
+
+    Runs offline: with ``perform_io_checks`` the validator hashes the package's
+    own files and would only reach the network for URLs or GitHub user names,
+    which our packages do not contain.
+    """
     from bioimageio.spec import load_description
 
     descr = load_description(Path(path), perform_io_checks=True)

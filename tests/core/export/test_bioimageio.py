@@ -28,6 +28,20 @@ from napari_greentea.sample import synthetic_membranes  # noqa: E402
 from napari_greentea.weights import init_weights  # noqa: E402
 
 
+@pytest.fixture(autouse=True, scope="module")
+def no_network():
+    """Export, validation and bioimageio.core's test must work offline."""
+    import socket
+
+    def refuse(*args, **kwargs):
+        raise OSError("network access attempted during an offline test")
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(socket.socket, "connect", refuse)
+        patch.setattr(socket, "create_connection", refuse)
+        yield
+
+
 def _checkpoint(kind: str = "u", **preprocess) -> Checkpoint:
     """A model with non-trivial outputs: initial weights plus noise."""
     spec = preset(kind, "interactive")
