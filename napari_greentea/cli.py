@@ -155,6 +155,7 @@ def _predict_distributed(args: argparse.Namespace) -> int:
             summary = predict_distributed(
                 client, checkpoint, args.input, args.output, block=args.block,
                 backend=args.backend, device=args.device, dtype=args.dtype, on_block=on_block,
+                key=args.key,
             )
             bar.close()
         finally:
@@ -168,7 +169,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
 
     if args.scheduler or args.workers:
         return _predict_distributed(args)
-    image = read_image(args.input)
+    image = read_image(args.input, key=args.key)
     output = args.output
     if Path(output).exists() and not args.overwrite and not output.endswith(".zarr"):
         raise ValueError(f"{output} exists; pass --overwrite to replace it")
@@ -221,8 +222,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     from .sample import CLASS_NAMES, isbi_labels_to_classes
     from .train import LabeledImage, Trainer
 
-    image = np.asarray(read_image(args.image))
-    labels = np.asarray(read_image(args.labels))
+    image = np.asarray(read_image(args.image, key=args.image_key))
+    labels = np.asarray(read_image(args.labels, key=args.labels_key))
     if args.isbi_labels:
         labels = isbi_labels_to_classes(labels)
     if args.slices:
@@ -337,8 +338,9 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("info", help="backends, devices, versions").set_defaults(func=cmd_info)
 
     p = sub.add_parser("predict", help="tiled prediction of an image or stack")
-    p.add_argument("input")
+    p.add_argument("input", help="image, or container with dataset key: stack.h5:/volumes/raw")
     p.add_argument("output", help="out.zarr (chunked, resumable) or out.tif")
+    p.add_argument("--key", help="dataset inside a zarr/HDF5/N5 input (or path:/key)")
     _model_args(p)
     p.add_argument("--dtype", choices=("float32", "uint8"), default="float32")
     p.add_argument("--last-class-only", action="store_true", help="TIFF: last class only")
@@ -350,6 +352,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("train", help="train on an image and its labels")
     p.add_argument("image")
     p.add_argument("labels", help="0 = unlabeled, 1..K classes (or ISBI with --isbi-labels)")
+    p.add_argument("--image-key", help="dataset inside a zarr/HDF5/N5 image (or path:/key)")
+    p.add_argument("--labels-key", help="dataset inside a zarr/HDF5/N5 labels file")
     p.add_argument("--output", required=True, help="checkpoint path (.npz)")
     _arch_args(p)
     p.add_argument("--loss", choices=loss_names(), default="softmax")

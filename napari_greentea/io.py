@@ -1,7 +1,7 @@
-"""Reading and writing images: TIFF (multi-page), PNG/JPEG, zarr, npy.
+"""Reading and writing images: TIFF (multi-page), PNG/JPEG, zarr, HDF5, N5, npy.
 
-Reads return array-likes: numpy for TIFF/PNG/npy (npy memory-mapped), a
-lazy zarr array for zarr stores so large volumes are read block by block.
+Reads return array-likes: numpy for TIFF/PNG/npy (npy memory-mapped), lazy
+arrays for zarr, HDF5 and N5 so large volumes are read block by block.
 Writes are atomic: a file only appears under its final name when complete.
 """
 
@@ -13,7 +13,8 @@ from typing import Any
 
 import numpy as np
 
-READ_SUFFIXES = (".tif", ".tiff", ".png", ".jpg", ".jpeg", ".npy", ".zarr")
+READ_SUFFIXES = (".tif", ".tiff", ".png", ".jpg", ".jpeg", ".npy", ".zarr", ".h5", ".hdf5",
+                 ".n5")
 
 
 def _open_zarr(location: str, key: str | None) -> Any:
@@ -30,17 +31,26 @@ def _open_zarr(location: str, key: str | None) -> Any:
 
 
 def read_image(path: str | os.PathLike[str], *, key: str | None = None) -> Any:
-    """Read an image or stack; ``key`` selects an array inside a zarr group.
+    """Read an image or stack; ``key`` selects a dataset in a zarr, HDF5 or N5 container.
 
-    ``path`` may also be an fsspec URL of a zarr store (``s3://``, ``gs://``,
-    ``https://``...; the matching fsspec backend must be installed), read lazily.
+    The key may also follow the path: ``stack.h5:/volumes/raw``. ``path`` may
+    be an fsspec URL of a zarr store (``s3://``, ``gs://``, ``https://``...;
+    the matching fsspec backend must be installed), read lazily.
     """
+    from .containers import HDF5_SUFFIXES, N5_SUFFIXES, open_dataset, split_dataset_path
+
     if "://" in os.fspath(path):
         return _open_zarr(os.fspath(path), key)
-    p = Path(path)
+    location, inline_key = split_dataset_path(path)
+    if inline_key and key and inline_key.strip("/") != key.strip("/"):
+        raise ValueError(f"two dataset keys given: {inline_key!r} in the path and {key!r}")
+    key = key or inline_key
+    p = Path(location)
     suffix = p.suffix.lower()
     if not p.exists():
         raise FileNotFoundError(f"no such file or folder: {p}")
+    if suffix in HDF5_SUFFIXES + N5_SUFFIXES:
+        return open_dataset(p, key)
     if suffix in (".tif", ".tiff"):
         import tifffile
 
