@@ -77,7 +77,7 @@ def _atomic_target(path: Path) -> Path:
 
 
 def write_tiff(path: str | os.PathLike[str], data: Any, dtype: str = "float32") -> Path:
-    """Write ``data`` as a (multi-page) TIFF, float32 or uint8 (p * 255)."""
+    """Write ``data`` as a (multi-page) TIFF: float32, uint8 (p * 255) or ``native`` dtype."""
     import tifffile
 
     final = Path(path)
@@ -87,6 +87,8 @@ def write_tiff(path: str | os.PathLike[str], data: Any, dtype: str = "float32") 
         array = unit_to_uint8(array)
     elif dtype == "float32":
         array = array.astype(np.float32, copy=False)
+    elif dtype != "native":
+        raise ValueError(f"dtype must be 'float32', 'uint8' or 'native', got {dtype!r}")
     tifffile.imwrite(tmp, array, imagej=array.ndim <= 5 and array.dtype != np.float64)
     os.replace(tmp, final)
     return final
