@@ -1,4 +1,4 @@
-"""npe2 reader for prediction stores and TIFF writers for probability and label layers.
+"""npe2 reader for prediction stores; TIFF and OME-Zarr writers for image and labels layers.
 
 Plain functions on layer data (no Qt, no napari import), so File > Open and
 File > Save in napari, and scripts through ``npe2.read``/``npe2.write``,
@@ -79,3 +79,23 @@ def write_labels_tiff(path: str, data: Any, meta: dict[str, Any]) -> list[str]:
     if labels.dtype.kind not in "iub":
         raise ValueError(f"labels must be integers, got {labels.dtype}")
     return [os.fspath(write_tiff(path, labels, dtype="native"))]
+
+
+def _write_ome_zarr(path: str, data: Any, meta: dict[str, Any], labels: bool) -> list[str]:
+    from .omezarr import write_ome_zarr
+
+    written = write_ome_zarr(
+        path, _level0(data), labels=labels, name=str(meta.get("name") or "image"),
+        scale=meta.get("scale"), units=meta.get("units"), overwrite=True,
+    )
+    return [os.fspath(written)]
+
+
+def write_image_ome_zarr(path: str, data: Any, meta: dict[str, Any]) -> list[str]:
+    """An image layer as multiscale OME-Zarr (scale and units from the layer)."""
+    return _write_ome_zarr(path, data, meta, labels=False)
+
+
+def write_labels_ome_zarr(path: str, data: Any, meta: dict[str, Any]) -> list[str]:
+    """A labels layer as a multiscale OME-Zarr label image (nearest-neighbour levels)."""
+    return _write_ome_zarr(path, data, meta, labels=True)

@@ -62,6 +62,38 @@ def test_labels_round_trip_keeps_values_and_dtype(plugins, tmp_path):
     np.testing.assert_array_equal(back, labels)
 
 
+def test_ome_zarr_writers_round_trip_through_the_ome_zarr_reader(plugins, tmp_path):
+    pytest.importorskip("ome_zarr")
+    from ome_zarr.io import parse_url
+    from ome_zarr.reader import Label, Reader
+
+    prob = np.random.default_rng(2).random((2, 150, 140)).astype(np.float32)
+    meta = {"name": "cell probability", "scale": (3.0, 0.5, 0.5),
+            "units": ("nanometer", "nanometer", "nanometer")}
+    [path] = npe2.write(tmp_path / "prob.ome.zarr", [(prob, meta, "image")],
+                        plugin_name="napari-greentea")
+    [node] = list(Reader(parse_url(path))())
+    assert [a["name"] for a in node.metadata["axes"]] == ["z", "y", "x"]
+    assert {a["unit"] for a in node.metadata["axes"]} == {"nanometer"}
+    assert [d.shape for d in node.data] == [(2, 150, 140), (2, 75, 70)]
+    transforms = node.metadata["coordinateTransformations"]
+    assert transforms[0][0]["scale"] == [3.0, 0.5, 0.5]
+    assert transforms[1][0]["scale"] == [3.0, 1.0, 1.0]
+    np.testing.assert_array_equal(np.asarray(node.data[0]), prob)
+
+    labels = np.zeros((300, 260), np.uint16)
+    labels[40:200, 30:90] = 7
+    labels[100:280, 150:250] = 300
+    [path] = npe2.write(tmp_path / "painted.zarr", [(labels, {"name": "painted"}, "labels")],
+                        plugin_name="napari-greentea")
+    [node] = list(Reader(parse_url(path))())
+    assert any(isinstance(spec, Label) for spec in node.specs)
+    levels = [np.asarray(d) for d in node.data]
+    assert [lvl.shape for lvl in levels] == [(300, 260), (150, 130), (75, 65)]  # 65 >= 64
+    np.testing.assert_array_equal(levels[0], labels)
+    assert all(set(np.unique(lvl)) == {0, 7, 300} for lvl in levels[1:])  # nearest, no blends
+
+
 def test_reader_declines_what_is_not_a_prediction_store(tmp_path):
     import zarr
 
