@@ -143,7 +143,7 @@ def _predict_distributed(args: argparse.Namespace) -> int:
     checkpoint = args.checkpoint
     with tempfile.TemporaryDirectory() as tmp:
         if not checkpoint or is_package(checkpoint):  # workers load .npz checkpoints
-            checkpoint = str(_model(args).save(Path(tmp) / "random.npz"))
+            checkpoint = str(_model(args).save(Path(tmp) / "model.npz"))
         client = connect(args.scheduler, args.workers)
         try:
             bar = Progress(1, "predict (dask)")
