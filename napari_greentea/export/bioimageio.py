@@ -23,7 +23,7 @@ from __future__ import annotations
 import logging
 import os
 import tempfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -69,7 +69,7 @@ class ExportOptions:
     license: str = "CC-BY-4.0"
     tags: tuple[str, ...] = ()
     allow_missing_preprocessing: bool = False
-    extra_cite: tuple[tuple[str, str], ...] = field(default_factory=tuple)
+    extra_cite: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -101,24 +101,27 @@ def input_axes_size(graph: Graph) -> tuple[int, int]:
     return smallest, step
 
 
-def _test_input(graph: Graph, sample: np.ndarray | None) -> np.ndarray:
-    """A (1, 1, S, S) float32 crop of ``sample`` with S valid (default: synthetic data)."""
+def _test_input(graph: Graph, sample: Any) -> np.ndarray:
+    """A (1, 1, S, S) float32 centre crop of ``sample`` with S valid (default: synthetic data).
+
+    ``sample`` may be lazy (zarr, HDF5): only the crop of its middle slice is read.
+    """
     if sample is None:
         from ..sample import synthetic_membranes
 
         edge = graph.input_size_for(TEST_OUTPUT_EDGE)
         sample = synthetic_membranes((edge, edge), seed=0)[0]
-    plane = np.asarray(sample)
-    while plane.ndim > 2:
+    plane = sample
+    while len(plane.shape) > 2:
         plane = plane[plane.shape[0] // 2]
     limit = min(plane.shape)
     edge = graph.input_size_for(min(TEST_OUTPUT_EDGE, max(1, limit - graph.context)))
     if edge > limit:
         raise ExportError(
-            f"sample image {plane.shape} is smaller than the smallest valid input {edge}"
+            f"sample image {tuple(plane.shape)} is smaller than the smallest valid input {edge}"
         )
     y0, x0 = (plane.shape[0] - edge) // 2, (plane.shape[1] - edge) // 2
-    crop = plane[y0 : y0 + edge, x0 : x0 + edge]
+    crop = np.asarray(plane[y0 : y0 + edge, x0 : x0 + edge])
     return np.ascontiguousarray(crop, np.float32)[None, None]
 
 
@@ -248,7 +251,7 @@ def export_bioimageio(
     checkpoint: Checkpoint | str | os.PathLike[str],
     output: str | os.PathLike[str],
     *,
-    sample: np.ndarray | None = None,
+    sample: Any = None,
     options: ExportOptions | None = None,
     overwrite: bool = False,
 ) -> ExportReport:
