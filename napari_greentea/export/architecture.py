@@ -13,7 +13,7 @@ from typing import Any
 
 def greentea_network(spec: dict[str, Any]) -> Any:
     """The dense-prediction ``nn.Module`` (softmax output) for a model spec dictionary."""
-    from ..backend._torch import build_module
+    from ..backend.torch import build_module
     from ..config import ModelSpec
     from ..models import dense_graph
 

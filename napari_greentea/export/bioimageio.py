@@ -268,7 +268,7 @@ def export_bioimageio(
     from bioimageio.spec import save_bioimageio_package
     from bioimageio.spec.model import v0_5 as bio
 
-    from ..backend._torch import build_module
+    from ..backend.torch import build_module
 
     options = options or ExportOptions()
     ckpt = checkpoint if isinstance(checkpoint, Checkpoint) else Checkpoint.load(checkpoint)

@@ -55,7 +55,7 @@ def _checkpoint(kind: str = "u", **preprocess) -> Checkpoint:
 
 
 def _torch_reference(ckpt: Checkpoint, raw: np.ndarray) -> np.ndarray:
-    from napari_greentea.backend._torch import TorchBackend
+    from napari_greentea.backend.torch import TorchBackend
 
     x = preprocess_image(raw, ckpt.preprocess)[None, None]
     return TorchBackend("cpu").build(dense_graph(ckpt.spec), ckpt.weights)(x)
@@ -127,7 +127,7 @@ def test_rdf_axes_halo_preprocessing_citations(exported):
 
 
 def test_reimported_package_predicts_the_same(exported, tmp_path):
-    from napari_greentea.backend._torch import TorchBackend
+    from napari_greentea.backend.torch import TorchBackend
     from napari_greentea.predict import predict_image
 
     ckpt, report, _, _ = exported
