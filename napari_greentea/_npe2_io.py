@@ -28,7 +28,9 @@ def is_prediction_store(path: str | os.PathLike[str]) -> bool:
         group = zarr.open_group(str(p), mode="r")
     except (OSError, ValueError, KeyError, TypeError):
         return False
-    return "greentea" in group.attrs and "prob" in group
+    from .predict import PROB_ARRAY
+
+    return "greentea" in group.attrs and PROB_ARRAY in group
 
 
 def get_prediction_reader(path: Any) -> Callable[[Any], list[LayerData]] | None:
@@ -41,11 +43,14 @@ def get_prediction_reader(path: Any) -> Callable[[Any], list[LayerData]] | None:
 
 def read_prediction_store(path: Any) -> list[LayerData]:
     """One image layer per class, lazily backed by the store's ``prob`` array."""
-    from .predict import open_prediction
+    import zarr
+
+    from .predict import PROB_ARRAY
 
     if isinstance(path, (list, tuple)):
         path = path[0]
-    prob, meta = open_prediction(path)
+    group = zarr.open_group(os.fspath(path), mode="r")
+    prob, meta = group[PROB_ARRAY], dict(group.attrs.get("greentea", {}))
     classes = meta.get("class_names") or [f"class {i}" for i in range(prob.shape[0])]
     stem = Path(path).name.removesuffix(".zarr")
     limit = 255.0 if np.dtype(prob.dtype) == np.uint8 else 1.0
