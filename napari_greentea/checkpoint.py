@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import json
 import os
+import zipfile
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -22,6 +24,20 @@ from .models import build_graph
 from .weights import check_weights
 
 FORMAT = "napari-greentea-checkpoint/1"
+
+
+def partial_path(final: Path) -> Path:
+    """The hidden temporary file a save writes before renaming it to ``final``."""
+    return final.with_name(f".{final.name}.partial")
+
+
+def remove_stale_partial(final: str | os.PathLike[str]) -> bool:
+    """Delete the half-written file a killed save left next to ``final``; True if one was."""
+    stale = partial_path(Path(final))
+    if stale.exists():
+        stale.unlink()
+        return True
+    return False
 
 
 @dataclass
@@ -64,8 +80,9 @@ class Checkpoint:
         arrays = {"meta": np.frombuffer(json.dumps(meta).encode(), np.uint8)}
         arrays.update({f"w/{k}": np.asarray(v) for k, v in self.weights.items()})
         arrays.update({f"opt/{k}": np.asarray(v) for k, v in self.optimizer_state.items()})
-        tmp = final.with_name(f".{final.name}.partial")
+        tmp = partial_path(final)
         try:
+            remove_stale_partial(final)
             with open(tmp, "wb") as fh:
                 np.savez(fh, **arrays)
                 fh.flush()
@@ -81,15 +98,34 @@ class Checkpoint:
         p = Path(path)
         if not p.exists():
             raise FileNotFoundError(f"no checkpoint at {p}")
+        if p.is_dir() or not zipfile.is_zipfile(p):
+            raise ValueError(
+                f"{p} is not a napari-greentea checkpoint: not an .npz archive "
+                "(wrong file, or a copy cut short)"
+            )
         try:
             with np.load(p, allow_pickle=False) as data:
                 meta = json.loads(bytes(data["meta"]).decode())
                 weights = {k[2:]: data[k] for k in data.files if k.startswith("w/")}
                 opt = {k[4:]: data[k] for k in data.files if k.startswith("opt/")}
+        except (zipfile.BadZipFile, zlib.error, EOFError, UnicodeDecodeError) as err:
+            raise ValueError(
+                f"{p} is a damaged or truncated checkpoint ({err}); use another copy"
+            ) from err
         except (ValueError, KeyError, OSError) as err:
             raise ValueError(f"{p} is not a napari-greentea checkpoint: {err}") from err
-        if meta.get("format") != FORMAT:
-            raise ValueError(f"{p} has unknown checkpoint format {meta.get('format')!r}")
+        if not isinstance(meta, dict) or meta.get("format") != FORMAT:
+            found = meta.get("format") if isinstance(meta, dict) else meta
+            raise ValueError(f"{p} has unknown checkpoint format {found!r}")
+        try:
+            return cls._from_meta(meta, weights, opt)
+        except (ValueError, KeyError, TypeError, AttributeError) as err:
+            raise ValueError(f"{p} is not a usable napari-greentea checkpoint: {err}") from err
+
+    @classmethod
+    def _from_meta(
+        cls, meta: dict[str, Any], weights: dict[str, np.ndarray], opt: dict[str, np.ndarray]
+    ) -> Checkpoint:
         return cls(
             spec=ModelSpec.from_dict(meta["spec"]),
             weights=weights,

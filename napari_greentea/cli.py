@@ -1,7 +1,8 @@
-"""``greentea`` command line: info, predict, train, evaluate, export, demo, gui.
+"""``greentea`` command line: info, predict, train, evaluate, segment, export, demo, gui.
 
 Every command prints one clear line and exits with status 2 on bad input
-(wrong file, unknown preset, mismatching checkpoint) instead of a traceback.
+(wrong file, unknown preset, mismatching checkpoint) instead of a traceback,
+and with status 130 when stopped by Ctrl-C/SIGTERM (training saves first).
 """
 
 from __future__ import annotations
@@ -16,8 +17,45 @@ from typing import Any
 import numpy as np
 
 from .config import CLASS_BALANCES, LossConfig, PreprocessConfig, TrainConfig
+from .interrupt import EXIT_INTERRUPTED, StopRequest, stop_requests
+from .segment import BOUNDARY_CHANNEL, DEFAULT_MIN_SIZE
 
 log = logging.getLogger("napari_greentea")
+
+
+def _number(kind: type, low: float, what: str) -> Any:
+    """An argparse type: ``kind`` values >= ``low``, with a message saying so."""
+
+    def parse(text: str) -> Any:
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+        if value < low:
+            raise argparse.ArgumentTypeError(f"must be {what}, got {text}")
+        return value
+
+    return parse
+
+
+POSITIVE_INT = _number(int, 1, "a positive integer")
+COUNT = _number(int, 0, "0 or a positive integer")
+POSITIVE_FLOAT = _number(float, 1e-300, "a positive number")
+
+
+def slice_range(text: str, image_shape: tuple[int, ...], what: str) -> slice:
+    """``lo:hi`` of a stack's slices, checked against its depth."""
+    if len(image_shape) != 3:
+        raise ValueError(f"--slices needs a 3-D stack, but {what} is 2-D {image_shape}")
+    try:
+        lo, hi = (int(v) for v in text.split(":"))
+    except ValueError:
+        raise ValueError(f"--slices takes lo:hi (e.g. 0:10), got {text!r}") from None
+    if not 0 <= lo < hi <= image_shape[0]:
+        raise ValueError(
+            f"--slices {text} is outside the {image_shape[0]} slices of {what} (0:{image_shape[0]})"
+        )
+    return slice(lo, hi)
 
 
 class Progress:
@@ -72,6 +110,14 @@ def cmd_info(args: argparse.Namespace) -> int:
             print(f"  [{i}] {dev.name} ({dev.type}, {mem}, {dev.driver})")
     except Exception as err:  # noqa: BLE001 - info must never crash
         print(f"OpenCL devices: none ({err})")
+    from .caches import FALLBACK_REASONS, greentea_cache_dir
+
+    try:
+        print(f"cache: {greentea_cache_dir()}")
+    except OSError as err:
+        print(f"cache: none ({err})")
+    for reason in dict.fromkeys(FALLBACK_REASONS):
+        print(f"  note: {reason}")
     return 0
 
 
@@ -84,36 +130,54 @@ def _model(args: argparse.Namespace) -> Any:
     from .weights import init_weights
 
     if args.checkpoint:
+        _check_model_flags(args)
         return load_model_file(args.checkpoint)
     spec = _spec(args)
     log.warning("no --checkpoint: predicting with RANDOM weights (smoke run)")
-    weights = init_weights(dense_graph(spec), args.seed)
+    weights = init_weights(dense_graph(spec), args.seed or 0)
     return Checkpoint(spec=spec, weights=weights, preprocess=PreprocessConfig())
+
+
+def _check_model_flags(args: argparse.Namespace) -> None:
+    """--arch/--preset/--seed/--knob describe a random model: refuse them with --checkpoint."""
+    given = [f"--{k}" for k in ("arch", "preset", "seed", "knob")
+             if getattr(args, k, None) is not None]
+    if args.checkpoint and given:
+        raise ValueError(
+            f"{'/'.join(given)} describe a new random model, but --checkpoint carries its "
+            "own architecture and weights; drop one of them"
+        )
 
 
 def _spec(args: argparse.Namespace) -> Any:
     """The spec of --arch/--preset with the architecture's --knob NAME=VALUE changes."""
     from .models import architecture, preset
 
-    arch = architecture(args.arch)
-    base = preset(args.arch, args.preset)
+    name, kind = args.arch or "u", args.preset or "interactive"
+    arch = architecture(name)
+    base = preset(name, kind)
     knobs = {knob.name: knob for knob in arch.knobs}
     overrides: dict[str, Any] = {}
     for item in args.knob or ():
-        name, _, value = item.partition("=")
-        if name not in knobs or not value.strip().isdigit():
+        knob, _, value = item.partition("=")
+        if knob not in knobs or not value.strip().isdigit():
             raise ValueError(
                 f"--knob {item!r}: expected NAME=INTEGER with NAME one of "
-                f"{', '.join(knobs) or '(none)'} for architecture {args.arch!r}"
+                f"{', '.join(knobs) or '(none)'} for architecture {name!r}"
             )
-        overrides.update(knobs[name].overrides(base, int(value)))
-    return preset(args.arch, args.preset, **overrides)
+        overrides.update(knobs[knob].overrides(base, int(value)))
+    return preset(name, kind, **overrides)
+
+
+class Interrupted(Exception):
+    """A run stopped by SIGINT/SIGTERM; the message says what was kept."""
 
 
 def _predict_to(args: argparse.Namespace, image: Any, output: str | None) -> Any:
     from .backend import get_backend
     from .events import BlockWritten
     from .predict import PredictionJob, build_predictor
+    from .store import model_fingerprint
 
     model = _model(args)
     backend = get_backend(args.backend, args.device)
@@ -121,15 +185,32 @@ def _predict_to(args: argparse.Namespace, image: Any, output: str | None) -> Any
     zarr_out = output if output and output.endswith(".zarr") else None
     job = PredictionJob(
         predictor, predictor.graph, image, block=args.block, output=zarr_out,
-        preprocess=model.preprocess, overwrite=args.overwrite,
-        attrs={"spec": model.spec.to_dict()},
+        preprocess=model.preprocess, overwrite=getattr(args, "overwrite", False),
+        attrs={"spec": model.spec.to_dict()}, dtype=args.dtype if zarr_out else "float32",
+        model_fingerprint=model_fingerprint(model.spec, model.weights, model.preprocess),
+        source=getattr(args, "input", None),
     )
+    if job.reused:
+        print(f"resuming {zarr_out}: {job.reused} of {len(job.blocks)} blocks already done, "
+              f"computing the other {len(job.blocks) - job.reused}", file=sys.stderr)
     bar = Progress(len(job.blocks), f"predict ({backend.name})")
+    done = job.reused
     for event in job.run():
         if isinstance(event, BlockWritten):
-            bar.update(len(job.blocks) - event.total + event.done)
+            done = len(job.blocks) - event.total + event.done
+            bar.update(done)
+        if args.stop.is_set():
+            bar.close()
+            raise Interrupted(_resume_note(zarr_out, done, len(job.blocks)))
     bar.close()
     return job
+
+
+def _resume_note(zarr_out: str | None, done: int, total: int) -> str:
+    if zarr_out is None:
+        return "interrupted; nothing written (only a .zarr output can be resumed)"
+    return (f"interrupted; {done} of {total} blocks are done in {zarr_out}; "
+            "run the same command again to resume")
 
 
 def _predict_distributed(args: argparse.Namespace) -> int:
@@ -140,6 +221,12 @@ def _predict_distributed(args: argparse.Namespace) -> int:
 
     if not args.output.endswith(".zarr"):
         raise ValueError("distributed prediction writes zarr: give an output ending in .zarr")
+    if args.scheduler and args.workers:
+        raise ValueError("--workers starts a local cluster, --scheduler uses an existing one: "
+                         "give one of them")
+    if args.preview:
+        raise ValueError("--preview is not available with --workers/--scheduler")
+    _check_model_flags(args)
     checkpoint = args.checkpoint
     with tempfile.TemporaryDirectory() as tmp:
         if not checkpoint or is_package(checkpoint):  # workers load .npz checkpoints
@@ -154,25 +241,35 @@ def _predict_distributed(args: argparse.Namespace) -> int:
 
             summary = predict_distributed(
                 client, checkpoint, args.input, args.output, block=args.block,
-                backend=args.backend, device=args.device, dtype=args.dtype, on_block=on_block,
-                key=args.key,
+                backend=args.backend, device=args.device, dtype=args.dtype,
+                on_block=on_block, overwrite=args.overwrite, stop=args.stop, key=args.key,
             )
             bar.close()
         finally:
             client.close()
+    if args.stop.is_set() and summary.blocks_left:
+        done = summary.blocks_total - summary.blocks_left
+        raise Interrupted(_resume_note(args.output, done, summary.blocks_total))
     print(f"wrote {args.output}: {summary}")
     return 0
 
 
 def cmd_predict(args: argparse.Namespace) -> int:
-    from .io import read_image, write_png_preview, write_tiff
+    from .io import check_output_file, read_image, write_png_preview, write_tiff
+    from .store import check_output_path
 
+    output = args.output
+    check_output_path(output, (args.input,))
+    to_zarr = output.endswith(".zarr")
+    if to_zarr and args.last_class_only:
+        raise ValueError("--last-class-only applies to TIFF output; a .zarr keeps every class")
     if args.scheduler or args.workers:
         return _predict_distributed(args)
     image = read_image(args.input, key=args.key)
-    output = args.output
-    if Path(output).exists() and not args.overwrite and not output.endswith(".zarr"):
+    if Path(output).exists() and not args.overwrite and not to_zarr:
         raise ValueError(f"{output} exists; pass --overwrite to replace it")
+    for target in ([] if to_zarr else [output]) + ([args.preview] if args.preview else []):
+        check_output_file(target)  # before predicting, not after
     job = _predict_to(args, image, output)
     prob = job.prob
     if not output.endswith(".zarr"):
@@ -202,16 +299,26 @@ def _train_configs(args: argparse.Namespace) -> tuple[TrainConfig, LossConfig]:
     return train, loss
 
 
-def run_training(trainer: Any, label: str = "train") -> Any:
+def run_training(trainer: Any, label: str = "train", stop: StopRequest | None = None) -> Any:
+    """Drive ``trainer`` with a progress bar; ``stop`` (SIGINT/SIGTERM) stops it after saving.
+
+    Raises :class:`Interrupted` (exit status 130) once the checkpoint is saved.
+    """
     from .events import IterationDone, TrainingStopped
 
     bar = Progress(trainer.train_config.iterations, label)
+    stop = stop or StopRequest()
+    stop.on_stop(trainer.stop)
     for event in trainer.run():
         if isinstance(event, IterationDone):
             speed = f"loss {event.loss:.4f} {event.labels_per_second:,.0f} labels/s"
             bar.update(event.iteration, speed)
         elif isinstance(event, TrainingStopped):
             bar.close()
+            if stop.is_set():
+                saved = f"saved checkpoint {event.checkpoint}" if event.checkpoint else (
+                    "no checkpoint saved")
+                raise Interrupted(f"interrupted at iteration {event.iteration}; {saved}")
             print(f"training stopped: {event.reason}", file=sys.stderr)
     bar.close()
     return trainer.checkpoint()
@@ -224,20 +331,34 @@ def cmd_train(args: argparse.Namespace) -> int:
 
     image = np.asarray(read_image(args.image, key=args.image_key))
     labels = np.asarray(read_image(args.labels, key=args.labels_key))
+    spec = _spec(args)
     if args.isbi_labels:
         labels = isbi_labels_to_classes(labels)
+    else:
+        _check_label_values(labels, spec.num_classes, args.labels)
     if args.slices:
-        lo, hi = (int(v) for v in args.slices.split(":"))
-        image, labels = image[lo:hi], labels[lo:hi]
-    spec = _spec(args)
+        chosen = slice_range(args.slices, image.shape, args.image)
+        image, labels = image[chosen], labels[chosen]
     train, loss = _train_configs(args)
     trainer = Trainer(
         spec, [LabeledImage(image, labels)], train=train, loss=loss, backend=args.backend,
         class_names=CLASS_NAMES if spec.num_classes == 2 else (),
     )
-    run_training(trainer, f"train {args.arch}/{args.preset} ({trainer.backend.name})")
+    run_training(trainer, f"train {args.arch}/{args.preset} ({trainer.backend.name})", args.stop)
     print(f"wrote checkpoint {args.output} (iteration {trainer.iteration})")
     return 0
+
+
+def _check_label_values(labels: np.ndarray, num_classes: int, path: str) -> None:
+    """Labels must be 0 (unlabeled) or 1..num_classes; recognise ISBI 0/255 masks."""
+    top = int(labels.max()) if labels.size else 0
+    if top <= num_classes:
+        return
+    if set(np.unique(labels).tolist()) <= {0, 255}:
+        raise ValueError(f"{path} holds only 0 and 255 (an ISBI-style mask); pass "
+                         "--isbi-labels to use 255 as cell and 0 as membrane")
+    raise ValueError(f"{path} uses label {top}, but the network has {num_classes} classes: "
+                     f"use 0 for unlabeled and 1..{num_classes} for the classes")
 
 
 # ---------------------------------------------------------------- evaluate
@@ -246,7 +367,11 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     from .metrics import isbi_scores
     from .sample import CELL, MEMBRANE
 
+    if bool(args.prob) == bool(args.image):
+        raise ValueError("give either --prob (a probability map) or --image (to predict)")
     gt = np.asarray(read_image(args.gt))
+    if args.slices:
+        slice_range(args.slices, gt.shape, args.gt)
     if args.prob:
         prob = np.asarray(read_image(args.prob))
         if prob.ndim == gt.ndim + 1:
@@ -284,6 +409,49 @@ def cmd_export(args: argparse.Namespace) -> int:
     agreement = ", ".join(f"{k} {v:.1e}" for k, v in report.errors.items())
     print(f"wrote {report.path}: bioimage.io validation {report.status}; max |difference| "
           f"to torch on the {report.input_size}px test tensor: {agreement}")
+
+
+# ---------------------------------------------------------------- segment
+def _boundary_map(args: argparse.Namespace) -> np.ndarray:
+    from .io import read_image
+    from .segment import boundary_from_classes
+
+    prob = read_image(args.prob)
+    if args.cell_map or np.ndim(prob) == 2:  # predict --last-class-only: cell probability
+        return 1.0 - np.asarray(prob, np.float32)
+    return boundary_from_classes(prob, args.channel)
+
+
+def cmd_segment(args: argparse.Namespace) -> int:
+    from .io import read_image, write_labels
+    from .metrics import instance_scores, merge_split_counts
+    from .sample import isbi_labels_to_classes
+    from .segment import segment
+
+    boundary = _boundary_map(args)
+    gt = None
+    if args.gt:
+        gt = np.asarray(read_image(args.gt))
+        gt = isbi_labels_to_classes(gt) if args.isbi_labels else gt
+        if args.slices:
+            lo, hi = (int(v) for v in args.slices.split(":"))
+            gt = gt[lo:hi]
+        if gt.shape != boundary.shape:
+            raise ValueError(f"--gt has shape {gt.shape} but the map has {boundary.shape}")
+    total = boundary.shape[0] if boundary.ndim == 3 else 1
+    bar = Progress(total, f"segment ({args.method})")
+    labels = segment(boundary, method=args.method, seeds=args.seeds, min_size=args.min_size,
+                     threshold=args.threshold, seed_depth=args.seed_depth,
+                     on_slice=lambda done, _: bar.update(done))
+    bar.close()
+    write_labels(args.output, labels, overwrite=args.overwrite)
+    count = len(np.unique(labels[labels > 0]))
+    print(f"wrote {args.output}: {count} objects in {total} slice(s)")
+    if gt is not None:
+        fmt = "labels" if set(np.unique(gt).tolist()) <= {0, 1, 2} and 2 in gt else "binary"
+        for key, value in {**instance_scores(labels, gt, gt_format=fmt),
+                           **merge_split_counts(labels, gt, gt_format=fmt)}.items():
+            print(f"{key}: {value:.4f}" if isinstance(value, float) else f"{key}: {value}")
     return 0
 
 
@@ -305,12 +473,21 @@ def cmd_gui(args: argparse.Namespace) -> int:
 
 
 # ---------------------------------------------------------------- parser
-def _arch_args(p: argparse.ArgumentParser) -> None:
-    """--arch, --preset and --knob, with choices from the architecture registry."""
+def _arch_args(p: argparse.ArgumentParser, random_model: bool = False) -> None:
+    """--arch, --preset and --knob, with choices from the architecture registry.
+
+    For ``random_model`` (predict, evaluate) they describe the model used
+    without --checkpoint, and default to None so that giving them together
+    with a checkpoint is noticed instead of silently ignored.
+    """
     from .models import architecture_names, preset_names
 
-    p.add_argument("--arch", choices=architecture_names(), default="u")
-    p.add_argument("--preset", choices=preset_names(), default="interactive")
+    what = "random model: " if random_model else ""
+    p.add_argument("--arch", choices=architecture_names(), default=None if random_model else "u",
+                   help=f"{what}architecture (u)")
+    p.add_argument("--preset", choices=preset_names(),
+                   default=None if random_model else "interactive", help=f"{what}preset "
+                   "(interactive)")
     p.add_argument("--knob", action="append", metavar="NAME=VALUE",
                    help="change an architecture knob (e.g. base_fmaps=32, depth=3); repeatable")
 
@@ -321,12 +498,12 @@ def _model_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--checkpoint", "--model", dest="checkpoint",
                    help="trained model (.npz) or exported bioimage.io package (.zip); "
                    "else random weights")
-    _arch_args(p)
-    p.add_argument("--seed", type=int, default=0)
+    _arch_args(p, random_model=True)
+    p.add_argument("--seed", type=int, help="random model: weight seed (0)")
     p.add_argument("--backend", default=None, help="auto, torch, torch-cpu, torch-cuda, opencl")
     p.add_argument("--device", default=None, help="device within the backend")
-    p.add_argument("--block", type=int, default=DEFAULT_BLOCK, help="output block edge (pixels)")
-    p.add_argument("--overwrite", action="store_true")
+    p.add_argument("--block", type=POSITIVE_INT, default=DEFAULT_BLOCK,
+                   help="output block edge (pixels)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -342,11 +519,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("output", help="out.zarr (chunked, resumable) or out.tif")
     p.add_argument("--key", help="dataset inside a zarr/HDF5/N5 input (or path:/key)")
     _model_args(p)
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace the output (only a prediction store this tool wrote)")
     p.add_argument("--dtype", choices=("float32", "uint8"), default="float32")
     p.add_argument("--last-class-only", action="store_true", help="TIFF: last class only")
     p.add_argument("--preview", help="also write a PNG preview here")
     p.add_argument("--scheduler", help="dask scheduler address (tcp://host:8786)")
-    p.add_argument("--workers", type=int, help="start a LocalCluster with N worker processes")
+    p.add_argument("--workers", type=POSITIVE_INT,
+                   help="start a LocalCluster with N worker processes")
     p.set_defaults(func=cmd_predict)
 
     p = sub.add_parser("train", help="train on an image and its labels")
@@ -359,12 +539,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--loss", choices=loss_names(), default="softmax")
     p.add_argument("--balance", choices=CLASS_BALANCES, default="none")
     p.add_argument("--optimizer", choices=("adam", "sgd"), default="adam")
-    p.add_argument("--iterations", type=int, default=200)
-    p.add_argument("--lr", type=float, default=1e-3)
-    p.add_argument("--batch", type=int, default=2)
-    p.add_argument("--patch", type=int, default=96, help="output patch edge")
+    p.add_argument("--iterations", type=POSITIVE_INT, default=200)
+    p.add_argument("--lr", type=POSITIVE_FLOAT, default=1e-3)
+    p.add_argument("--batch", type=POSITIVE_INT, default=2)
+    p.add_argument("--patch", type=POSITIVE_INT, default=96, help="output patch edge")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--checkpoint-every", type=int, default=0)
+    p.add_argument("--checkpoint-every", type=COUNT, default=0)
     p.add_argument("--backend", default=None)
     p.add_argument("--isbi-labels", action="store_true", help="labels are 0/255 ISBI masks")
     p.add_argument("--slices", help="use slices lo:hi of a stack")
@@ -391,9 +571,28 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--overwrite", action="store_true")
     p.set_defaults(func=cmd_export)
 
+    p = sub.add_parser("segment", help="cell instances from a probability map (watershed)")
+    p.add_argument("prob", help="class probabilities from predict (.tif/.zarr)")
+    p.add_argument("output", help="instance labels (.tif or .zarr, uint32)")
+    p.add_argument("--method", choices=("watershed", "threshold"), default="watershed")
+    p.add_argument("--seeds", choices=("distance", "hminima"), default="distance")
+    p.add_argument("--min-size", type=int, default=DEFAULT_MIN_SIZE,
+                   help="merge (watershed) or drop (threshold) smaller objects, pixels")
+    p.add_argument("--threshold", type=float, default=0.5, help="cell iff 1 - boundary > T")
+    p.add_argument("--seed-depth", type=float, help="distance: peak/saddle ratio; hminima: h")
+    p.add_argument("--channel", type=int, default=BOUNDARY_CHANNEL,
+                   help="boundary (membrane) channel of PROB, 0-based")
+    p.add_argument("--cell-map", action="store_true",
+                   help="PROB is one cell-probability map (predict --last-class-only)")
+    p.add_argument("--gt", help="ground truth: print instance V_rand / V_info, merges, splits")
+    p.add_argument("--isbi-labels", action="store_true", help="--gt is a 0/255 ISBI mask")
+    p.add_argument("--slices", help="compare with slices lo:hi of --gt")
+    p.add_argument("--overwrite", action="store_true")
+    p.set_defaults(func=cmd_segment)
+
     p = sub.add_parser("demo", help="headless annotate -> train -> predict on the sample")
     p.add_argument("--out", default="greentea-demo")
-    p.add_argument("--seconds", type=float, default=60.0)
+    p.add_argument("--seconds", type=POSITIVE_FLOAT, default=60.0)
     p.add_argument("--backend", default=None)
     p.set_defaults(func=cmd_demo)
 
@@ -405,12 +604,21 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    logging.basicConfig(
-        level=logging.DEBUG if args.verbose else logging.INFO,
-        format="%(levelname)s %(name)s: %(message)s",
-    )
+    # our messages at INFO; other libraries (dask, numba...) only from WARNING up
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    log.setLevel(logging.DEBUG if args.verbose else logging.INFO)
     try:
-        return int(args.func(args) or 0)
+        with stop_requests() as args.stop:
+            code = int(args.func(args) or 0)
+        if args.stop.is_set() and code == 0:
+            raise Interrupted("interrupted after the work was done; the output is complete")
+        return code
+    except Interrupted as stop:
+        print(f"greentea {args.command}: {stop}", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except KeyboardInterrupt:
+        print(f"greentea {args.command}: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
     except (ValueError, FileNotFoundError, OSError, RuntimeError, ConnectionError) as err:
         print(f"greentea {args.command}: error: {err}", file=sys.stderr)
         return 2

@@ -51,6 +51,7 @@ class DistributedSummary:
     seconds: float
     pixels_per_second: float
     workers: int
+    blocks_left: int = 0
 
     def __str__(self) -> str:
         return (
@@ -125,8 +126,15 @@ def connect(scheduler: str | None = None, workers: int | None = None, timeout: f
     """A dask ``Client``: to ``scheduler`` if given, else a new ``LocalCluster``.
 
     An unreachable scheduler raises ``ConnectionError`` naming the address.
+    dask's INFO chatter (one line per worker event) is turned down to
+    warnings, here and in the worker processes, unless configured otherwise.
     """
+    level = os.environ.setdefault("DASK_LOGGING__DISTRIBUTED", "warning")  # workers read it
+    import dask
     from distributed import Client, LocalCluster
+
+    dask.config.set({"logging.distributed": level})
+    logging.getLogger("distributed").setLevel(level.upper())
 
     if scheduler:
         try:
@@ -162,17 +170,23 @@ def predict_distributed(
     device: str | None = None,
     dtype: str = "float32",
     on_block: Callable[[int, int], None] | None = None,
+    overwrite: bool = False,
+    stop: Any = None,
 ) -> DistributedSummary:
     """Predict ``source`` (zarr/TIFF/npy path) into the zarr store ``output``.
 
     ``on_block(done, total)`` is called as blocks finish (progress bar).
-    Reruns skip blocks already written. Raises ``ValueError`` if ``output``
-    exists with another shape/block, ``PermissionError`` if read-only.
+    Reruns skip blocks already written, after checking that the store is a
+    prediction of the same model and image. Raises ``ValueError`` if
+    ``output`` exists with another shape/block/model/image (``overwrite``
+    replaces a store this project wrote), ``PermissionError`` if read-only.
+    ``stop`` (a ``threading.Event``) cancels the blocks not yet finished.
     """
     from distributed import as_completed
 
     from .checkpoint import Checkpoint
     from .models import dense_graph
+    from .store import input_fingerprint, model_fingerprint
 
     checkpoint, source, output = (os.fspath(p) for p in (checkpoint, source, output))
     ckpt = Checkpoint.load(checkpoint)
@@ -184,8 +198,13 @@ def predict_distributed(
     shape = check_image(image)
     geometry = TileGeometry.for_graph(graph, block)
     _check_writable(output)
+    provenance = {
+        "model": model_fingerprint(ckpt.spec, ckpt.weights, preprocess),
+        "input": input_fingerprint(image, source),
+    }
     prob, done = create_sink(output, shape, graph.num_classes, geometry.block, dtype=dtype,
-                          attrs={"graph": graph.description, "checkpoint": checkpoint})
+                             attrs={"graph": graph.description, "checkpoint": checkpoint},
+                             overwrite=overwrite, provenance=provenance, inputs=(source,))
     blocks = plan_blocks(shape, geometry.block)
     todo = pending_blocks(blocks, done, prob)
     zs = sorted({b.z for b in todo}, key=lambda z: -1 if z is None else z)
@@ -203,14 +222,20 @@ def predict_distributed(
     for n, _ in enumerate(_completed(as_completed(futures)), start=1):
         if on_block:
             on_block(len(blocks) - len(todo) + n, len(blocks))
+        if stop is not None and stop.is_set():
+            client.cancel(futures)
+            break
     seconds = time.perf_counter() - start
     prob, done = _open_output(output)
     remaining = pending_blocks(blocks, done, prob)
     mark_complete(prob, not remaining)
-    pixels = sum((b.y[1] - b.y[0]) * (b.x[1] - b.x[0]) for b in todo)
+    left = {b.index for b in remaining}
+    computed = [b for b in todo if b.index not in left]
+    pixels = sum((b.y[1] - b.y[0]) * (b.x[1] - b.x[0]) for b in computed)
     return DistributedSummary(
-        len(blocks), len(todo), len(blocks) - len(todo), seconds,
+        len(blocks), len(computed), len(blocks) - len(todo), seconds,
         pixels / seconds if seconds else 0.0, len(client.scheduler_info()["workers"]),
+        len(remaining),
     )
 
 

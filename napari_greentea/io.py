@@ -2,32 +2,143 @@
 
 Reads return array-likes: numpy for TIFF/PNG/npy (npy memory-mapped), lazy
 arrays for zarr, HDF5 and N5 so large volumes are read block by block.
+A file that a library reads only partly (a truncated TIFF stack, a damaged
+chunk) is an :class:`ImageError` naming the file (and the chunk), never a
+silently smaller image or a bare codec message.
 Writes are atomic: a file only appears under its final name when complete.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from .preprocess import ImageError
+
 READ_SUFFIXES = (".tif", ".tiff", ".png", ".jpg", ".jpeg", ".npy", ".zarr", ".h5", ".hdf5",
                  ".n5")
+
+
+class ChunkedImage:
+    """A lazy zarr array whose read errors name the store and the damaged chunk(s)."""
+
+    def __init__(self, array: Any, location: str) -> None:
+        self.array, self.location = array, location
+        self.shape, self.dtype, self.chunks = array.shape, array.dtype, array.chunks
+        self.ndim = len(self.shape)
+
+    def __len__(self) -> int:
+        return self.shape[0]
+
+    def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
+        data = self[...]
+        return data if dtype is None else data.astype(dtype, copy=False)
+
+    def __getitem__(self, selection: Any) -> Any:
+        try:
+            return self.array[selection]
+        except Exception as err:  # codecs raise any type: name the chunk
+            raise ImageError(
+                f"{self.location}: cannot read chunk(s) {self._damaged(selection)} "
+                f"({type(err).__name__}: {err}); the store is damaged"
+            ) from err
+
+    def _damaged(self, selection: Any) -> str:
+        """Which chunks of ``selection`` fail to read (each tried alone)."""
+        import itertools
+
+        sel = selection if isinstance(selection, tuple) else (selection,)
+        ranges = []
+        for axis, size in enumerate(self.shape):
+            item = sel[axis] if axis < len(sel) and sel[axis] is not Ellipsis else slice(None)
+            lo, hi = ((item, item + 1) if isinstance(item, int | np.integer)
+                      else item.indices(size)[:2] if isinstance(item, slice) else (0, size))
+            lo %= max(size, 1)
+            step = self.chunks[axis]
+            ranges.append(range(lo // step, max(lo // step + 1, -(-hi // step))))
+        bad = []
+        for index in itertools.product(*ranges):
+            box = tuple(slice(i * c, (i + 1) * c) for i, c in zip(index, self.chunks))
+            try:
+                self.array[box]
+            except Exception:  # noqa: BLE001 - a damaged chunk is what we look for
+                bad.append(index)
+            if len(bad) == 5:
+                break
+        return ", ".join(map(str, bad)) or "(could not isolate the chunk)"
 
 
 def _open_zarr(location: str, key: str | None) -> Any:
     import zarr
 
-    node = zarr.open(location, mode="r")
-    if isinstance(node, zarr.Array):
-        return node
-    names = list(node.array_keys())
+    try:
+        node = zarr.open(location, mode="r")
+        if isinstance(node, zarr.Array):
+            return ChunkedImage(node, location)
+        names = list(node.array_keys())
+    except (OSError, ValueError, KeyError, TypeError) as err:
+        raise ImageError(f"cannot open the zarr store {location}: {err}") from err
     name = key or ("prob" if "prob" in names else (names[0] if len(names) == 1 else None))
     if name is None:
         raise ValueError(f"zarr group {location} holds arrays {names}; choose one with key=")
-    return node[name]
+    try:
+        return ChunkedImage(node[name], f"{location}/{name}")
+    except (OSError, ValueError, KeyError, TypeError) as err:
+        raise ImageError(f"cannot open array {name!r} of the zarr store {location}: {err}") from err
+
+
+class _TiffProblems(logging.Handler):
+    """Collects the errors tifffile only logs (it then returns what it could read)."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.messages: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.messages.append(record.getMessage())
+
+
+def _read_tiff(path: Path) -> np.ndarray:
+    import tifffile
+
+    problems = _TiffProblems()
+    logger = logging.getLogger("tifffile")
+    logger.addHandler(problems)
+    try:
+        with tifffile.TiffFile(path) as tif:
+            expected = (tif.imagej_metadata or {}).get("images")
+            data = tif.asarray()
+            pages = len(tif.pages)
+    except Exception as err:  # tifffile raises many types
+        raise ImageError(f"cannot read the TIFF {path}: truncated or damaged ({err})") from err
+    finally:
+        logger.removeHandler(problems)
+    if problems.messages:
+        raise ImageError(
+            f"the TIFF {path} is truncated or damaged ({problems.messages[0]}); "
+            f"only {pages} page(s) could be read"
+        )
+    if isinstance(expected, int) and expected > 1 and int(np.prod(data.shape[:-2])) != expected:
+        raise ImageError(
+            f"the TIFF {path} announces {expected} images but holds {data.shape}: "
+            "truncated or damaged"
+        )
+    return data
+
+
+def _read_other(path: Path, suffix: str) -> Any:
+    try:
+        if suffix == ".npy":
+            return np.load(path, mmap_mode="r")
+        from skimage.io import imread
+
+        return imread(path)
+    except Exception as err:  # codecs raise many types
+        raise ImageError(f"cannot read {path}: truncated or damaged ({err})") from err
 
 
 def read_image(path: str | os.PathLike[str], *, key: str | None = None) -> Any:
@@ -52,15 +163,9 @@ def read_image(path: str | os.PathLike[str], *, key: str | None = None) -> Any:
     if suffix in HDF5_SUFFIXES + N5_SUFFIXES:
         return open_dataset(p, key)
     if suffix in (".tif", ".tiff"):
-        import tifffile
-
-        return tifffile.imread(p)
-    if suffix in (".png", ".jpg", ".jpeg"):
-        from skimage.io import imread
-
-        return imread(p)
-    if suffix == ".npy":
-        return np.load(p, mmap_mode="r")
+        return _read_tiff(p)
+    if suffix in (".png", ".jpg", ".jpeg", ".npy"):
+        return _read_other(p, suffix)
     zarr_markers = ("zarr.json", ".zarray", ".zgroup")
     if suffix == ".zarr" or (p.is_dir() and any((p / m).exists() for m in zarr_markers)):
         return _open_zarr(str(p), key)
@@ -76,6 +181,22 @@ def _atomic_target(path: Path) -> Path:
     return path.with_name(f".{path.name}.partial")
 
 
+def check_output_file(path: str | os.PathLike[str]) -> Path:
+    """Fail before any work if ``path``'s folder cannot take a new file."""
+    import tempfile
+
+    final = Path(path)
+    folder = final.parent
+    if final.is_dir():
+        raise ValueError(f"output {final} is a folder; give a file name")
+    try:
+        with tempfile.NamedTemporaryFile(dir=folder, prefix=".greentea-probe"):
+            pass
+    except OSError as err:
+        raise OSError(f"cannot write {final}: folder {folder}: {err.strerror or err}") from err
+    return final
+
+
 def write_tiff(path: str | os.PathLike[str], data: Any, dtype: str = "float32") -> Path:
     """Write ``data`` as a (multi-page) TIFF: float32, uint8 (p * 255) or ``native`` dtype."""
     import tifffile
@@ -89,7 +210,35 @@ def write_tiff(path: str | os.PathLike[str], data: Any, dtype: str = "float32") 
         array = array.astype(np.float32, copy=False)
     elif dtype != "native":
         raise ValueError(f"dtype must be 'float32', 'uint8' or 'native', got {dtype!r}")
-    tifffile.imwrite(tmp, array, imagej=array.ndim <= 5 and array.dtype != np.float64)
+    try:
+        tifffile.imwrite(tmp, array, imagej=array.ndim <= 5 and array.dtype != np.float64)
+        os.replace(tmp, final)
+    except OSError as err:
+        tmp.unlink(missing_ok=True)
+        raise OSError(f"cannot write {final}: {err.strerror or err}") from err
+    return final
+
+
+def write_labels(path: str | os.PathLike[str], labels: Any, *, overwrite: bool = False) -> Path:
+    """Write instance labels (uint32) as a TIFF or, for ``*.zarr``, a zarr array."""
+    final = Path(path)
+    if final.exists() and not overwrite:
+        raise ValueError(f"{final} exists; pass --overwrite to replace it")
+    array = np.asarray(labels, np.uint32)
+    if final.suffix.lower() == ".zarr":
+        import zarr
+
+        out = zarr.create_array(str(final), shape=array.shape, dtype=array.dtype,
+                                chunks=(*(1,) * (array.ndim - 2), *array.shape[-2:]),
+                                overwrite=True)
+        out[...] = array
+        return final
+    if final.suffix.lower() not in (".tif", ".tiff"):
+        raise ValueError(f"labels are written as .tif or .zarr, not {final.suffix!r}")
+    import tifffile
+
+    tmp = _atomic_target(final)
+    tifffile.imwrite(tmp, array)  # not ImageJ-flavoured: ImageJ has no uint32
     os.replace(tmp, final)
     return final
 

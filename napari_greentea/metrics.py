@@ -11,6 +11,11 @@ reports its best threshold. The thinning uses ``skimage`` rather than Fiji's
 Vincent-Soille implementation, so line placement (and thus the last digits)
 can differ slightly.
 
+:func:`instance_scores` and :func:`merge_split_counts` score an instance
+segmentation (one label per cell, e.g. from :mod:`napari_greentea.segment`)
+as it is, without thresholding or thinning: its label 0 pixels count as
+singleton segments, exactly like the thinned watershed lines above.
+
 Accepted inputs
 ---------------
 ``prob``: ``(Y, X)`` or ``(Z, Y, X)`` probability of *cell interior* in [0, 1]
@@ -30,7 +35,9 @@ from scipy import ndimage
 
 __all__ = [
     "ISBI_THRESHOLDS",
+    "instance_scores",
     "isbi_scores",
+    "merge_split_counts",
     "pixel_error",
     "v_info_thinned",
     "v_rand_thinned",
@@ -206,3 +213,84 @@ def isbi_scores(prob, gt, thresholds=ISBI_THRESHOLDS, *, gt_format: str = "binar
         out[f"{name}_threshold"] = float(thresholds[k])
         out[f"{name}_curve"] = curve
     return out
+
+
+def _prepare_instances(seg, gt, gt_format: str) -> tuple[np.ndarray, np.ndarray]:
+    seg = np.asarray(seg)
+    if seg.dtype.kind not in "iu":
+        raise ValueError(f"instance labels must be integers, got {seg.dtype}")
+    if seg.size and seg.min() < 0:
+        raise ValueError("instance labels must be >= 0 (0 = no object)")
+    _, fg, _ = _prepare(np.zeros(seg.shape), gt, gt_format)
+    return (seg[None] if seg.ndim == 2 else seg), fg
+
+
+def _ground_truth_cells(fg_slice: np.ndarray) -> np.ndarray:
+    """GT objects: 4-connected components of the interior (ISBI definition)."""
+    return ndimage.label(fg_slice)[0]
+
+
+def instance_scores(seg, gt, *, gt_format: str = "binary") -> dict:
+    """V_Rand and V_Info of instance labels ``seg`` against the GT cells.
+
+    Same definitions as :func:`isbi_scores` (per slice, restricted to the GT
+    foreground, GT cells = 4-connected interior components, macro-averaged
+    over slices) but the proposal partition is ``seg`` itself, per slice;
+    pixels with ``seg == 0`` are singleton segments.
+    """
+    seg, fg = _prepare_instances(seg, gt, gt_format)
+    scores = []
+    for z in range(len(seg)):
+        _, compact = np.unique(seg[z], return_inverse=True)
+        compact = compact.reshape(seg[z].shape) + (0 if (seg[z] == 0).any() else 1)
+        scores.append(_slice_scores(_ground_truth_cells(fg[z]), compact))
+    scores = np.array(scores)
+    if np.isnan(scores).all():
+        raise ValueError("the ground truth has no foreground (interior) pixels")
+    v_rand, v_info = np.nanmean(scores, axis=0)
+    return {"v_rand": float(v_rand), "v_info": float(v_info)}
+
+
+def merge_split_counts(seg, gt, *, fraction: float = 0.25, gt_format: str = "binary") -> dict:
+    """How many predicted objects merge GT cells and how many GT cells are split.
+
+    Per 2-D slice, with GT cells the 4-connected interior components and
+    only GT-interior pixels counted, object ``j`` *substantially covers* GT
+    cell ``i`` when their overlap is at least ``fraction`` of the cell's
+    area. An object that substantially covers two or more GT cells is a
+    *merge*; a GT cell substantially covered by two or more objects is
+    *split*. Label 0 of ``seg`` is never an object.
+
+    Returns
+    -------
+    dict
+        ``gt_cells``, ``objects`` (labels overlapping the GT interior),
+        ``merges`` (merging objects), ``merged_cells`` (GT cells inside a
+        merge), ``splits`` (split GT cells), and ``merge_percent`` /
+        ``split_percent`` (``merges`` / ``splits`` as % of ``gt_cells``),
+        summed over slices.
+    """
+    if not 0.0 < fraction <= 1.0:
+        raise ValueError(f"fraction must be in (0, 1], got {fraction}")
+    seg, fg = _prepare_instances(seg, gt, gt_format)
+    totals = dict.fromkeys(("gt_cells", "objects", "merges", "merged_cells", "splits"), 0)
+    for z in range(len(seg)):
+        cells = _ground_truth_cells(fg[z])
+        inside = cells > 0
+        pairs, overlap = np.unique(
+            np.stack([cells[inside], seg[z][inside]]), axis=1, return_counts=True)
+        is_object = pairs[1] > 0
+        pairs, overlap = pairs[:, is_object], overlap[is_object]
+        area = np.bincount(cells[inside])
+        covers = overlap >= fraction * area[pairs[0]]
+        _, per_cell = np.unique(pairs[0][covers], return_counts=True)
+        obj_ids, per_obj = np.unique(pairs[1][covers], return_counts=True)
+        merging = obj_ids[per_obj > 1]
+        totals["gt_cells"] += int(cells.max())
+        totals["objects"] += int(np.unique(pairs[1]).size)
+        totals["merges"] += int(merging.size)
+        totals["merged_cells"] += int(np.unique(pairs[0][covers & np.isin(pairs[1], merging)]).size)
+        totals["splits"] += int((per_cell > 1).sum())
+    n = max(totals["gt_cells"], 1)
+    return {**totals, "merge_percent": 100.0 * totals["merges"] / n,
+            "split_percent": 100.0 * totals["splits"] / n}

@@ -66,6 +66,8 @@ class TileGeometry:
 
     @classmethod
     def for_graph(cls, graph: Graph, block: int) -> TileGeometry:
+        if int(block) < 1:
+            raise ValueError(f"block edge must be a positive number of pixels, got {block}")
         factor = graph.stride_factor
         block = max(factor, math.ceil(block / factor) * factor)
         net_input = graph.input_size_for(block)
@@ -213,14 +215,21 @@ def create_sink(
     dtype: str = "float32",
     attrs: dict[str, Any] | None = None,
     overwrite: bool = False,
+    provenance: dict[str, Any] | None = None,
+    inputs: tuple[Any, ...] = (),
 ) -> tuple[Any, Any]:
     """Create (or reopen for resume) the zarr group holding ``prob`` and ``done``.
 
     ``prob`` has chunks equal to the output block, so every block write is
     independent. Reopening an existing store with another shape, block or
-    class count raises ``ValueError`` instead of overwriting it silently.
+    class count, or (``provenance``: ``model`` fingerprint and ``input``
+    fingerprint, see :mod:`store`) of another model or image, raises
+    ``ValueError`` instead of mixing predictions. ``overwrite`` deletes only
+    a store this project wrote, never one of ``inputs`` or a folder holding one.
     """
     import zarr
+
+    from .store import check_output_path, check_same_origin, remove_partials, remove_store
 
     shape = tuple(int(s) for s in shape)
     prob_shape = (num_classes, *shape)
@@ -228,8 +237,12 @@ def create_sink(
     grid = (*shape[:-2], math.ceil(shape[-2] / block), math.ceil(shape[-1] / block))
     store: Any = zarr.storage.MemoryStore() if path is None else str(path)
     meta = {"block": block, "shape": list(shape), "num_classes": num_classes, "dtype": dtype}
-    if path is not None and os.path.exists(path) and not overwrite:
-        group = zarr.open_group(store, mode="r+")
+    if path is not None:
+        check_output_path(path, inputs)
+        if overwrite:
+            remove_store(path, inputs)
+    if path is not None and os.path.exists(path):
+        group = _open_existing(path)
         old = dict(group.attrs.get("greentea", {}))
         mismatch = {k: (old.get(k), v) for k, v in meta.items() if old.get(k) != v}
         if mismatch:
@@ -238,6 +251,8 @@ def create_sink(
                 f"{ {k: f'{a} (existing) vs {b} (new)' for k, (a, b) in mismatch.items()} }; "
                 "choose another path or pass overwrite=True"
             )
+        check_same_origin(path, old, provenance or {})
+        remove_partials(path)
         return group[PROB_ARRAY], group[DONE_ARRAY]
     group = zarr.open_group(store, mode="w")
     fill = np.nan if dtype == "float32" else 0
@@ -247,8 +262,27 @@ def create_sink(
     done = group.create_array(
         DONE_ARRAY, shape=grid, chunks=(1,) * len(grid), dtype="uint8", fill_value=0
     )
-    group.attrs["greentea"] = {**meta, **(attrs or {}), "complete": False}
+    group.attrs["greentea"] = {**meta, **(attrs or {}), **(provenance or {}), "complete": False}
     return prob, done
+
+
+def _open_existing(path: str | os.PathLike[str]) -> Any:
+    """An existing prediction store opened for resuming; clear errors for anything else."""
+    import zarr
+
+    try:
+        group = zarr.open_group(str(path), mode="r+")
+        arrays = set(group.array_keys())
+    except (OSError, ValueError, KeyError, TypeError) as err:
+        raise ValueError(
+            f"output {path} exists but is not a prediction store ({err}); "
+            "choose another output"
+        ) from err
+    if "greentea" not in group.attrs or not {PROB_ARRAY, DONE_ARRAY} <= arrays:
+        raise ValueError(
+            f"output {path} exists but was not written by napari-greentea; choose another output"
+        )
+    return group
 
 
 def mark_complete(sink: Any, complete: bool = True) -> None:
@@ -265,17 +299,30 @@ def mark_complete(sink: Any, complete: bool = True) -> None:
 def pending_blocks(blocks: Sequence[Block], done: Any, prob: Any = None) -> list[Block]:
     """Blocks still to compute (for resume).
 
-    A block is pending if its ``done`` flag is unset, or (float sinks, when
-    ``prob`` is given) if its chunk was deleted: a missing chunk reads as the
+    A block is pending if its ``done`` flag is unset, or (when ``prob`` is
+    given) if its chunk cannot be read back (damaged: it is recomputed, with
+    a warning) or, for float sinks, was deleted: a missing chunk reads as the
     NaN fill value.
     """
     flags = np.asarray(done[...])
-    check = prob is not None and np.dtype(prob.dtype).kind == "f"
+    check = prob is not None
+    floating = check and np.dtype(prob.dtype).kind == "f"
     todo = []
     for b in blocks:
         zsel = z_index(b.z)
-        missing = check and np.isnan(prob[(slice(None), *zsel, b.y[0], b.x[0])]).any()
-        if not flags[(*zsel, *b.grid)] or missing:
+        if not flags[(*zsel, *b.grid)]:
+            todo.append(b)
+            continue
+        if not check:
+            continue
+        try:
+            corner = prob[(slice(None), *zsel, b.y[0], b.x[0])]
+        except Exception as err:  # noqa: BLE001 - any codec error means: recompute it
+            log.warning("block %s of %s is damaged (%s); computing it again",
+                        (*zsel, *b.grid), getattr(prob, "store", "the store"), err)
+            todo.append(b)
+            continue
+        if floating and np.isnan(corner).any():
             todo.append(b)
     return todo
 
@@ -300,7 +347,11 @@ class PredictionJob:
         dtype: str = "float32",
         overwrite: bool = False,
         attrs: dict[str, Any] | None = None,
+        model_fingerprint: str | None = None,
+        source: str | os.PathLike[str] | None = None,
     ) -> None:
+        from .store import input_fingerprint
+
         self.shape = check_image(image)
         self.predictor = predictor
         self.image = image
@@ -308,6 +359,12 @@ class PredictionJob:
         self.dtype = dtype
         self.path = None if output is None else os.fspath(output)
         self.geometry = TileGeometry.for_graph(graph, block)
+        provenance: dict[str, Any] = {}
+        if self.path is not None:
+            provenance["input"] = input_fingerprint(image, source)
+            if model_fingerprint:
+                provenance["model"] = model_fingerprint
+        self.created = self.path is None or not os.path.exists(self.path) or overwrite
         self.prob, self.done = create_sink(
             output,
             self.shape,
@@ -316,11 +373,22 @@ class PredictionJob:
             dtype=dtype,
             attrs={"graph": graph.description, **(attrs or {})},
             overwrite=overwrite,
+            provenance=provenance,
+            inputs=(source,),
         )
         self.blocks = plan_blocks(self.shape, self.geometry.block)
+        #: Blocks an earlier run already wrote (resume), counted when the job is made.
+        self.reused = 0 if self.created else len(self.blocks) - len(self.pending())
 
     def pending(self) -> list[Block]:
         return pending_blocks(self.blocks, self.done, self.prob)
+
+    def discard(self) -> None:
+        """Delete the store this job created (a failed first run leaves nothing behind)."""
+        from .store import remove_store
+
+        if self.path is not None and self.created:
+            remove_store(self.path)
 
     def run(self, order: Iterable[Block] | None = None) -> Iterator[PredictEvent]:
         """Predict pending blocks (in ``order`` if given); yield events.
@@ -333,18 +401,23 @@ class PredictionJob:
         yield PredictionStarted(len(self.blocks), len(self.blocks) - pending, self.path)
         start = time.perf_counter()
         written = 0
-        for event in predict_blocks(
-            self.predictor,
-            self.image,
-            self.prob,
-            todo,
-            self.geometry,
-            preprocess=self.preprocess,
-            done=self.done,
-            dtype=self.dtype,
-        ):
-            written += 1
-            yield event
+        try:
+            for event in predict_blocks(
+                self.predictor,
+                self.image,
+                self.prob,
+                todo,
+                self.geometry,
+                preprocess=self.preprocess,
+                done=self.done,
+                dtype=self.dtype,
+            ):
+                written += 1
+                yield event
+        except Exception:
+            if self.created and not written:
+                self.discard()
+            raise
         mark_complete(self.prob, not self.pending())
         yield PredictionFinished(self.path, written, time.perf_counter() - start)
 

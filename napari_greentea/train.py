@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .checkpoint import Checkpoint
+from .checkpoint import Checkpoint, remove_stale_partial
 from .config import LossConfig, ModelSpec, PreprocessConfig, TrainConfig
 from .events import (
     CheckpointSaved,
@@ -90,12 +90,19 @@ def check_pairs(pairs: Sequence[LabeledImage], num_classes: int) -> None:
 
 
 def check_writable(path: str | os.PathLike[str]) -> Path:
-    """Fail early (before training) if the checkpoint cannot be written."""
+    """Fail early (before training) if the checkpoint cannot be written.
+
+    Also deletes the half-written file a killed earlier save left behind.
+    """
     final = Path(path)
     try:
         final.parent.mkdir(parents=True, exist_ok=True)
         with tempfile.NamedTemporaryFile(dir=final.parent, prefix=".greentea-probe"):
             pass
+        npz = final if final.suffix == ".npz" else final.with_name(final.name + ".npz")
+        if remove_stale_partial(npz):
+            log.info("removed the half-written checkpoint an interrupted save left next to %s",
+                     npz)
     except OSError as err:
         raise TrainingError(f"cannot write the checkpoint to {final}: {err}") from err
     return final
@@ -235,6 +242,7 @@ class Trainer:
         """Train to ``train.iterations``; yield events; stop/pause cooperatively."""
         cfg = self.train_config
         yield TrainingStarted(cfg.iterations, self.iteration)
+        first = self.iteration
         last_good = self.checkpoint()
         saved: str | None = None
         tic = time.perf_counter()
@@ -242,7 +250,8 @@ class Trainer:
         while self.iteration < cfg.iterations:
             self._running.wait()
             if self._stop.is_set():
-                saved = self._save()
+                # stopped before its first step: keep whatever checkpoint is already there
+                saved = self._save() if self.iteration > first else None
                 yield TrainingStopped(self.iteration, "stopped by the user", saved)
                 return
             lr = learning_rate(cfg, self.iteration)

@@ -24,6 +24,8 @@ from .torch import torch_missing
 
 log = logging.getLogger(__name__)
 
+TORCH_DEVICE_KINDS = ("cpu", "cuda", "rocm", "mps")
+
 
 class BackendUnavailable(RuntimeError):
     """A backend that was asked for cannot run here; the message says why/how."""
@@ -105,6 +107,13 @@ def get_backend(name: str | Backend | None = None, device: str | None = None) ->
         assert_backend(name)
         return name
     name = (name or os.environ.get("GREENTEA_BACKEND") or "auto").lower()
+    if device and name in ("torch-cpu", "torch-mps") and device != name.removeprefix("torch-"):
+        raise ValueError(
+            f"device {device!r} does not apply to {name}, which has one device; "
+            f"use backend 'torch' with device {device!r}, or drop the device"
+        )
+    if device and name == "auto":  # the device names the backend: torch's, else OpenCL's
+        name = "torch" if device.split(":")[0] in TORCH_DEVICE_KINDS else "opencl"
     if name == "auto":
         return _auto_backend(device)
     if name not in BACKENDS:

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import statistics
 import time
 from pathlib import Path
@@ -24,8 +23,9 @@ log = logging.getLogger(__name__)
 
 
 def _cache_file() -> Path:
-    root = os.environ.get("GREENTEA_CACHE_DIR") or Path.home() / ".cache" / "napari-greentea"
-    return Path(root) / "auto-backend.json"
+    from ..caches import greentea_cache_dir
+
+    return greentea_cache_dir() / "auto-backend.json"
 
 
 def _time_forward(backend: Any) -> float:

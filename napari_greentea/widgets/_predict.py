@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from magicgui.widgets import (
+    CheckBox,
     ComboBox,
     Container,
     FloatSpinBox,
@@ -24,9 +25,11 @@ from magicgui.widgets import (
 )
 
 from ..predict import DEFAULT_BLOCK
+from ..segment import DEFAULT_MIN_SIZE, METHODS
 from . import _checkpoint_files, _session
 from ._backend_picker import BackendPicker
 from ._layers import ClassView, label_colormap, layer_array, view_focus
+from ._lifetime import when_closed
 from ._stream import BlockQueue, Pyramid, stream_blocks
 
 if TYPE_CHECKING:
@@ -47,26 +50,39 @@ class PredictWidget(Container):
         self._block_spin = SpinBox(value=DEFAULT_BLOCK, min=32, max=4096, step=32, label="block")
         self._output_edit = LineEdit(value="", label="output .zarr",
                                      tooltip="empty: a temporary folder")
+        self._overwrite_check = CheckBox(
+            value=False, text="overwrite",
+            tooltip="restart an existing output (only a prediction store this tool wrote)")
         self._backend_picker = BackendPicker(label="backend")
         self._predict_button = PushButton(text="Predict")
         self._cancel_button = PushButton(text="Cancel")
         self._resume_button = PushButton(text="Resume")
         self._class_names: list[str] = []
-        self._class_combo = ComboBox(choices=self._class_choices, label="segment class")
-        self._threshold_spin = FloatSpinBox(value=0.5, min=0.0, max=1.0, step=0.05,
-                                            label="threshold")
+        self._class_combo = ComboBox(choices=self._class_choices, label="boundary class",
+                                     tooltip="the class that separates objects (membrane)")
+        self._method_combo = ComboBox(choices=list(METHODS), value="watershed", label="segment",
+                                      tooltip="watershed: one object per cell even where the "
+                                      "membrane has gaps; threshold: connected components")
+        self._min_size_spin = SpinBox(value=DEFAULT_MIN_SIZE, min=0, max=10**7,
+                                      label="min size (px)",
+                                      tooltip="smaller objects merge into their neighbours")
+        self._threshold_spin = FloatSpinBox(value=0.5, min=0.0, max=0.99, step=0.05,
+                                            label="threshold",
+                                            tooltip="cell iff 1 - boundary > threshold")
         self._segment_button = PushButton(text="Segment")
         self._export_button = PushButton(text="Export…")
         self._load_button = PushButton(text="Load checkpoint…")
         self._export_model_button = PushButton(text="Export model…",
                                                tooltip="bioimage.io model package (.zip)")
         self._status_label = Label(value="")
-        self.extend([self._image_combo, self._block_spin, self._output_edit, self._backend_picker,
+        self.extend([self._image_combo, self._block_spin, self._output_edit,
+                     self._overwrite_check, self._backend_picker,
                      Container(layout="horizontal", labels=False, widgets=[
                          self._load_button, self._export_model_button]),
                      Container(layout="horizontal", labels=False, widgets=[
                          self._predict_button, self._cancel_button, self._resume_button]),
-                     self._class_combo, self._threshold_spin,
+                     self._class_combo, self._method_combo, self._min_size_spin,
+                     self._threshold_spin,
                      Container(layout="horizontal", labels=False, widgets=[
                          self._segment_button, self._export_button]),
                      self._status_label])
@@ -92,6 +108,7 @@ class PredictWidget(Container):
             button.changed.connect(slot)
         viewer.camera.events.center.connect(self._on_view_changed)
         viewer.dims.events.point.connect(self._on_view_changed)
+        self._close_watcher = when_closed(self, self._on_cancel_clicked)  # store stays resumable
 
     # ------------------------------------------------------------ model
     def _class_choices(self, widget: Any = None) -> list[tuple[str, int]]:
@@ -152,6 +169,7 @@ class PredictWidget(Container):
         from qtpy.QtCore import QTimer
 
         from ..predict import PredictionJob, build_predictor
+        from ..store import model_fingerprint
 
         image, ckpt = self._image_combo.value, self._model()
         if image is None or ckpt is None:
@@ -166,14 +184,18 @@ class PredictWidget(Container):
             out = self._output_edit.value or Path(tempfile.mkdtemp(prefix="greentea-")) / "p.zarr"
             self.job = PredictionJob(predictor, graph, layer_array(image),
                                      block=self._block_spin.value, output=out,
-                                     preprocess=ckpt.preprocess)
+                                     preprocess=ckpt.preprocess,
+                                     overwrite=self._overwrite_check.value,
+                                     model_fingerprint=model_fingerprint(
+                                         ckpt.spec, ckpt.weights, ckpt.preprocess),
+                                     source=image.source.path)
         except (ValueError, RuntimeError, OSError) as err:
             show_error(f"cannot predict: {err}")
             return None
         names = list(ckpt.class_names) or [f"class {c + 1}" for c in range(graph.num_classes)]
         self._class_names = names
         self._class_combo.reset_choices()
-        self._class_combo.value = len(names) - 1
+        self._class_combo.value = names.index("membrane") if "membrane" in names else 0
         self.pyramid = Pyramid(self.job.prob, self.job.geometry.block)
         for layer in self.layers:
             if layer in self._viewer.layers:
@@ -248,8 +270,12 @@ class PredictWidget(Container):
 
         if self.job is None:
             return None
-        c, t = self._class_combo.value or 0, self._threshold_spin.value
-        worker = create_worker(_segment, self.job.prob, c, t)
+        worker = create_worker(
+            _segment, self.job.prob, self._class_combo.value or 0,
+            method=self._method_combo.value, threshold=self._threshold_spin.value,
+            min_size=self._min_size_spin.value,
+            _progress={"total": self.job.prob.shape[1] if self.job.prob.ndim == 4 else 1,
+                       "desc": "Segmenting"})
         worker.returned.connect(self._show_segmentation)
         worker.start()
         return worker
@@ -278,11 +304,11 @@ class PredictWidget(Container):
         return worker
 
 
-def _segment(prob: Any, c: int, threshold: float) -> np.ndarray:
-    """Worker thread: threshold class ``c`` and label connected components."""
-    from skimage.measure import label
+def _segment(prob: Any, boundary_class: int, **options: Any) -> Any:
+    """Worker thread: instances from the ``boundary_class`` probability, slice by slice."""
+    from ..segment import boundary_from_classes, iter_segment
 
-    return label(np.asarray(prob[c]) > threshold).astype(np.uint32)
+    return (yield from iter_segment(boundary_from_classes(prob, boundary_class), **options))
 
 
 def _export(prob: Any, path: str) -> Path:
@@ -290,10 +316,13 @@ def _export(prob: Any, path: str) -> Path:
     import zarr
 
     from ..io import write_tiff
+    from ..store import remove_store
 
     if str(path).endswith(".zarr"):
+        # the dialog asked before replacing; still delete only an export or store of ours
+        remove_store(path, inputs=(getattr(prob.store, "root", None),))
         out = zarr.create_array(str(path), shape=prob.shape, chunks=prob.chunks,
-                                dtype=prob.dtype, overwrite=True)
+                                dtype=prob.dtype, attributes={"greentea": {"export": True}})
         out[...] = prob[...]
         return Path(path)
     return write_tiff(path, prob[...])

@@ -25,6 +25,7 @@ from ..events import IterationDone, TrainingFinished, TrainingStarted, TrainingS
 from . import _checkpoint_files, _session
 from ._backend_picker import BackendPicker
 from ._layers import training_pairs
+from ._lifetime import when_closed
 from ._preview import PREVIEW_LAYER, LivePreview
 
 if TYPE_CHECKING:
@@ -71,6 +72,10 @@ class TrainWidget(Container):
         self._iter_spin = SpinBox(value=500, min=1, max=10_000_000, label="iterations")
         self._lr_spin = FloatSpinBox(value=1e-3, min=1e-6, max=1.0, step=1e-4, label="lr")
         self._preview_check = CheckBox(value=True, text="live preview of the view")
+        self._continue_check = CheckBox(
+            value=True, text="continue from current weights",
+            tooltip="Start trains on from the last model (same architecture) with all "
+                    "strokes painted so far: paint corrections, press Start again")
         self._start_button, self._pause_button = PushButton(text="Start"), PushButton(text="Pause")
         self._stop_button, self._resume_button = PushButton(text="Stop"), PushButton(text="Resume")
         self._save_button = PushButton(text="Save checkpoint…")
@@ -83,7 +88,7 @@ class TrainWidget(Container):
         self.extend([self._image_combo, self._arch_combo, self._preset_combo, self._knobs,
                      self._loss_combo, self._balance_combo,
                      self._backend_picker, self._iter_spin, self._lr_spin, self._preview_check,
-                     buttons, files, self._status_label])
+                     self._continue_check, buttons, files, self._status_label])
         self.loss_plot = LossPlot()
         self.native.layout().addWidget(self.loss_plot)
         viewer.layers.events.inserted.connect(self.reset_choices)  # docked or not
@@ -107,6 +112,9 @@ class TrainWidget(Container):
         self._arch_combo.changed.connect(self._on_arch_changed)
         self._preset_combo.changed.connect(self._on_preset_changed)
         self._on_arch_changed()
+        self._closed = False
+        self.autosaved: Any = None
+        self._close_watcher = when_closed(self, self._on_closed)
 
     # ------------------------------------------------------------ config
     def _preset_choices(self, _widget: Any = None) -> list[str]:
@@ -152,17 +160,32 @@ class TrainWidget(Container):
         }
 
     # ------------------------------------------------------------ run
-    def _trainer_args(self, resume: Any = None) -> tuple[tuple[Any, ...], dict[str, Any]]:
+    def _continuable(self) -> Any:
+        """The model Start continues from: the last one, if asked and the same network."""
+        if not self._continue_check.value or self.checkpoint is None:
+            return None
+        return self.checkpoint if self.checkpoint.spec == self._read_config()["spec"] else None
+
+    def _trainer_args(self, resume: Any = None, extend: bool = False,
+                      ) -> tuple[tuple[Any, ...], dict[str, Any]]:
         """Validated Trainer arguments; raises ValueError with the core's message.
 
         Only the cheap checks run here (main thread); building the Trainer
-        (preprocessing, backend start-up) happens in the worker.
+        (preprocessing, backend start-up) happens in the worker. The painted
+        labels are read now, so a continued run trains on old and new strokes.
+        ``extend``: train ``iterations`` more from ``resume`` with the current
+        settings (Start with "continue"), instead of resuming to a target.
         """
         from ..train import check_pairs
 
         pairs, names = training_pairs(self._viewer, self._image_combo.value)
         cfg = self._read_config()
         backend = self._backend_picker.backend
+        if resume is not None and extend:
+            check_pairs(pairs, resume.spec.num_classes)
+            train = cfg["train"].replace(iterations=resume.iteration + self._iter_spin.value)
+            return (resume.spec, pairs), {"train": train, "loss": cfg["loss"], "resume": resume,
+                                          "class_names": names, "backend": backend}
         if resume is not None:
             target = self._iter_spin.value
             target = target if target > resume.iteration else resume.iteration + target
@@ -186,8 +209,10 @@ class TrainWidget(Container):
         # copying weights + optimizer state can take 100s of ms for paper-size nets:
         # do it here, in the worker, not in the main-thread finished handler
         self._final_checkpoint = trainer.checkpoint()
+        if self._closed:  # nobody can press Save any more: keep the work on disk
+            self.autosaved = self._final_checkpoint.save(_autosave_path())
 
-    def _start(self, resume: Any = None) -> bool:
+    def _start(self, resume: Any = None, extend: bool = False) -> bool:
         from napari.qt.threading import create_worker
         from napari.utils.notifications import show_error
 
@@ -195,7 +220,7 @@ class TrainWidget(Container):
             show_error("training is already running; stop it first")
             return False
         try:
-            args, kwargs = self._trainer_args(resume)
+            args, kwargs = self._trainer_args(resume, extend)
         except (ValueError, RuntimeError) as err:  # TrainingError, ImageError
             show_error(f"cannot train: {err}")
             return False
@@ -216,7 +241,8 @@ class TrainWidget(Container):
         self.preview.enabled = self._preview_check.value
 
     def _on_start_clicked(self) -> None:
-        if self._start():
+        previous = self._continuable()
+        if self._start(resume=previous, extend=True) and previous is None:
             self.loss_plot.clear()
 
     def _on_pause_clicked(self) -> None:
@@ -248,6 +274,13 @@ class TrainWidget(Container):
             case TrainingFinished(iteration=it):
                 self._status_label.value = f"finished at iteration {it}"
 
+    def _on_closed(self) -> None:
+        """The dock was closed: stop training (the worker then saves a checkpoint)."""
+        self._closed = True
+        if self.worker is not None:
+            self._on_stop_clicked()
+        self.preview.timer.stop()
+
     def _on_finished(self) -> None:
         self.preview.timer.stop()
         self.worker = None
@@ -259,6 +292,13 @@ class TrainWidget(Container):
         final, self._final_checkpoint = self._final_checkpoint, None
         self.checkpoint = final if final is not None else self.trainer.checkpoint()
         _session.publish(self._viewer, self.checkpoint)
+        if self._closed:
+            from napari.utils.notifications import show_info
+
+            if self.autosaved is not None:
+                show_info(f"training stopped because its panel was closed; checkpoint "
+                          f"(iteration {self.checkpoint.iteration}) saved to {self.autosaved}")
+            return
         self.preview.request()
 
     # ------------------------------------------------------------ files
@@ -291,3 +331,12 @@ class TrainWidget(Container):
         self._status_label.value = f"loaded {path} (iteration {it}); Resume continues"
         return self.checkpoint
 
+
+
+def _autosave_path() -> Any:
+    """Where a training stopped by closing its panel keeps its checkpoint."""
+    import time
+
+    from ..caches import greentea_cache_dir
+
+    return greentea_cache_dir() / "autosave" / time.strftime("train-%Y%m%d-%H%M%S.npz")

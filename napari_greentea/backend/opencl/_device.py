@@ -59,6 +59,9 @@ def list_devices() -> tuple[CLDevice, ...]:
     The result is cached because enumeration is slow on some drivers and the
     device set does not change while the process runs.
     """
+    from ...caches import prepare_opencl_caches
+
+    prepare_opencl_caches()  # PoCL finds no platform when its cache folder is unwritable
     import pyopencl as cl
 
     try:
@@ -130,6 +133,12 @@ def context_for(index: int) -> CLContext:
 
 def opencl_available() -> tuple[bool, str]:
     """(usable, reason or device description); never raises."""
+    from ...caches import prepare_opencl_caches
+
+    try:
+        prepare_opencl_caches()
+    except OSError as err:
+        return False, f"OpenCL kernel caches unusable: {err}"
     try:
         import pyopencl  # noqa: F401
     except ImportError:

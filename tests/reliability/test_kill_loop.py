@@ -1,0 +1,117 @@
+"""Seeded kill loops: a prediction killed at 10 random points resumes to the identical
+store; a training run killed at 10 random points always leaves a loadable checkpoint."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import tifffile
+import zarr
+
+from napari_greentea.checkpoint import Checkpoint, partial_path
+
+from .conftest import FAST, cli_env, greentea_run, image_stack
+
+pytestmark = pytest.mark.slow
+KILLS = 10
+SIGNALS = (signal.SIGKILL, signal.SIGTERM, signal.SIGINT)
+
+
+class Run:
+    """``greentea args...`` with stderr in a file, so that its progress can be watched."""
+
+    def __init__(self, log: Path, *args: object) -> None:
+        self.log = log
+        with open(log, "w") as err:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "napari_greentea.cli", *map(str, args)],
+                stdout=subprocess.PIPE, stderr=err, text=True, env=cli_env())
+
+    def wait_until(self, ready, timeout: float = 300) -> float:
+        """Wait until ``ready()`` (the run is past start-up); return when it was."""
+        end = time.monotonic() + timeout
+        while not ready() and self.proc.poll() is None and time.monotonic() < end:
+            time.sleep(0.01)
+        return time.monotonic()
+
+    def says(self, text: str) -> bool:
+        return text in self.log.read_text()
+
+    def finish(self, sig: int | None = None) -> tuple[int, str, str]:
+        if sig is not None:
+            self.proc.send_signal(sig)
+        printed, _ = self.proc.communicate(timeout=600)
+        return self.proc.returncode, printed, self.log.read_text()
+
+
+def _partials(folder: Path) -> list[Path]:
+    return [p for p in folder.rglob("*") if p.name.endswith(".partial")]
+
+
+def test_killed_prediction_resumes_to_the_identical_store(tmp_path):
+    rng = np.random.default_rng(14)
+    src = tmp_path / "in.tif"
+    tifffile.imwrite(src, image_stack(0, (4, 128, 128)), imagej=True)  # 64 blocks
+    reference, out = tmp_path / "reference.zarr", tmp_path / "out.zarr"
+    started = "predicting with RANDOM weights"  # logged once the model is built
+    run = Run(tmp_path / "log", "predict", src, reference, *FAST)
+    begin = run.wait_until(lambda: run.says(started))
+    assert run.finish()[0] == 0
+    working = time.monotonic() - begin
+    outcomes = []
+    for _ in range(KILLS):
+        run = Run(tmp_path / "log", "predict", src, out, *FAST)
+        run.wait_until(lambda run=run: run.says(started))
+        time.sleep(rng.uniform(0, working))
+        code, printed, err = run.finish(SIGNALS[rng.integers(len(SIGNALS))])
+        assert "Traceback" not in err, err
+        finished = "wrote" in printed  # a signal after the work, while Python exits
+        assert code in (0, 130, -signal.SIGKILL) or finished, err
+        outcomes.append(0 if finished else code)
+    code, err = greentea_run("predict", src, out, *FAST)
+    assert code == 0, err
+    expected = zarr.open_group(str(reference))
+    got = zarr.open_group(str(out))
+    np.testing.assert_array_equal(got["prob"][...], expected["prob"][...])
+    assert np.asarray(got["done"][...]).all() and got.attrs["greentea"]["complete"]
+    assert not _partials(out)
+    assert outcomes.count(0) < KILLS // 2, outcomes  # most kills hit a running prediction
+
+
+def test_killed_training_leaves_a_loadable_checkpoint(tmp_path):
+    from napari_greentea.sample import synthetic_membranes
+
+    rng = np.random.default_rng(15)
+    image, labels = synthetic_membranes((64, 64), seed=1)
+    tifffile.imwrite(tmp_path / "img.tif", image)
+    tifffile.imwrite(tmp_path / "lab.tif", labels)
+    out = tmp_path / "model.npz"
+    args = ("train", tmp_path / "img.tif", tmp_path / "lab.tif", "--output", out, "--arch", "sk",
+            "--patch", "16", "--batch", "1", "--iterations", 100000, "--checkpoint-every", 1)
+    for _ in range(KILLS):
+        begin = time.time()
+        run = Run(tmp_path / "log", *args)
+        # under way once this run has saved a checkpoint (one per iteration)
+        run.wait_until(lambda begin=begin: out.exists() and out.stat().st_mtime > begin)
+        time.sleep(rng.uniform(0, 1.0))
+        sig = SIGNALS[rng.integers(len(SIGNALS))]
+        code, _, err = run.finish(sig)
+        assert "Traceback" not in err, err
+        if sig == signal.SIGKILL:
+            assert code == -signal.SIGKILL
+        else:
+            assert code == 130, err
+            assert f"saved checkpoint {out}" in err.strip().splitlines()[-1]
+        assert Checkpoint.load(out).iteration >= 1
+    begin = time.time()
+    run = Run(tmp_path / "log", *args)  # a new start removes what a killed save left behind
+    run.wait_until(lambda: out.stat().st_mtime > begin)
+    assert run.finish(signal.SIGINT)[0] == 130
+    assert not partial_path(out).exists()
+    assert Checkpoint.load(out).iteration >= 1

@@ -1,0 +1,88 @@
+"""Correct -> retrain: Start again continues from the current weights with all strokes."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from napari_greentea import train as train_module
+from napari_greentea.data.scribbles import scribbles_from_ground_truth
+from napari_greentea.widgets._annotate import AnnotateWidget
+from napari_greentea.widgets._train import TrainWidget
+
+pytestmark = pytest.mark.gui
+
+
+def _press_start(qtbot, train, iterations):
+    train._iter_spin.value = iterations
+    train._on_start_clicked()
+    assert train.worker is not None
+    with qtbot.waitSignal(train.worker.finished, timeout=120_000):
+        pass
+    qtbot.waitUntil(lambda: train.worker is None, timeout=5_000)
+
+
+@pytest.fixture
+def built_trainers(monkeypatch):
+    """Every Trainer the widget builds: labels, options and weights before training."""
+    built = []
+    original = train_module.Trainer.__init__
+
+    def spy(self, spec, pairs, **kwargs):
+        original(self, spec, pairs, **kwargs)
+        initial = {k: np.array(v) for k, v in self.checkpoint().weights.items()}
+        built.append((self, [np.array(p.labels) for p in pairs], kwargs, initial))
+
+    monkeypatch.setattr(train_module.Trainer, "__init__", spy)
+    return built
+
+
+def test_correct_then_retrain_continues_from_the_weights(
+        sample_viewer, qtbot, paint_scribbles, built_trainers):
+    viewer = sample_viewer
+    annotate, train = AnnotateWidget(viewer), TrainWidget(viewer)
+    train._preview_check.value = False
+    labels = paint_scribbles(viewer, annotate)
+    assert train._continue_check.value  # the natural path is on by default
+    _press_start(qtbot, train, 15)
+    first = train.checkpoint
+    assert first.iteration == 15 and len(built_trainers) == 1
+    first_weights = {k: np.array(v) for k, v in first.weights.items()}
+
+    # the user paints corrections: new strokes where the first model is wrong
+    gt = np.asarray(viewer.layers["synthetic membranes ground truth"].data)
+    more = scribbles_from_ground_truth(gt, fraction=0.02, seed=9)
+    corrected = np.where(labels.data > 0, labels.data, more).astype(labels.data.dtype)
+    assert (corrected > 0).sum() > (labels.data > 0).sum()
+    labels.data = corrected
+    _press_start(qtbot, train, 10)
+
+    assert len(built_trainers) == 2
+    _, used_labels, kwargs, initial = built_trainers[-1]
+    assert kwargs["resume"] is first  # built from the first run's checkpoint ...
+    np.testing.assert_array_equal(used_labels[0], corrected)  # ... with old + new strokes
+    assert train.checkpoint.iteration == 25  # the iteration count continues
+    assert train.checkpoint.history[:15] == first.history
+    assert train.loss_plot.points[0][0] <= 15 < train.loss_plot.points[-1][0]  # one curve
+    # the weights were not re-initialised: the second run began with the first's
+    assert initial.keys() == first_weights.keys()
+    for name, value in initial.items():
+        np.testing.assert_array_equal(value, first_weights[name])
+    assert any(not np.array_equal(v, built_trainers[0][3][k]) for k, v in initial.items())
+
+
+def test_start_begins_afresh_when_unticked_or_the_network_changed(
+        sample_viewer, qtbot, paint_scribbles, built_trainers):
+    viewer = sample_viewer
+    annotate, train = AnnotateWidget(viewer), TrainWidget(viewer)
+    train._preview_check.value = False
+    paint_scribbles(viewer, annotate)
+    _press_start(qtbot, train, 5)
+    train._continue_check.value = False
+    _press_start(qtbot, train, 5)
+    assert built_trainers[-1][2].get("resume") is None and train.checkpoint.iteration == 5
+    train._continue_check.value = True
+    train._knob_spins["base_fmaps"].value = 8  # another network: its weights cannot be continued
+    _press_start(qtbot, train, 5)
+    assert built_trainers[-1][2].get("resume") is None and train.checkpoint.iteration == 5
+    assert train.checkpoint.spec.base_fmaps == 8
