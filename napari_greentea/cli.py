@@ -1,4 +1,4 @@
-"""``greentea`` command line: info, predict, train, evaluate, segment, demo, gui.
+"""``greentea`` command line: info, predict, train, evaluate, segment, export, demo, gui.
 
 Every command prints one clear line and exits with status 2 on bad input
 (wrong file, unknown preset, mismatching checkpoint) instead of a traceback,
@@ -123,14 +123,15 @@ def cmd_info(args: argparse.Namespace) -> int:
 
 # ---------------------------------------------------------------- model helpers
 def _model(args: argparse.Namespace) -> Any:
-    """The checkpoint of --checkpoint, else one with RANDOM weights from --arch/--preset."""
+    """The model of --checkpoint/--model (.npz or bioimage.io .zip), else RANDOM weights."""
     from .checkpoint import Checkpoint
+    from .export.package import load_model_file
     from .models import dense_graph
     from .weights import init_weights
 
     if args.checkpoint:
         _check_model_flags(args)
-        return Checkpoint.load(args.checkpoint)
+        return load_model_file(args.checkpoint)
     spec = _spec(args)
     log.warning("no --checkpoint: predicting with RANDOM weights (smoke run)")
     weights = init_weights(dense_graph(spec), args.seed or 0)
@@ -233,6 +234,7 @@ def _predict_distributed(args: argparse.Namespace) -> int:
     import tempfile
 
     from .distributed import connect, predict_distributed
+    from .export.package import is_package
 
     if not args.output.endswith(".zarr"):
         raise ValueError("distributed prediction writes zarr: give an output ending in .zarr")
@@ -244,8 +246,8 @@ def _predict_distributed(args: argparse.Namespace) -> int:
     _check_model_flags(args)
     checkpoint = args.checkpoint
     with tempfile.TemporaryDirectory() as tmp:
-        if not checkpoint:
-            checkpoint = str(_model(args).save(Path(tmp) / "random.npz"))
+        if not checkpoint or is_package(checkpoint):  # workers load .npz checkpoints
+            checkpoint = str(_model(args).save(Path(tmp) / "model.npz"))
         client = connect(args.scheduler, args.workers)
         try:
             bar = Progress(1, "predict (dask)")
@@ -257,7 +259,7 @@ def _predict_distributed(args: argparse.Namespace) -> int:
             summary = predict_distributed(
                 client, checkpoint, args.input, args.output, block=args.block,
                 backend=args.backend, device=args.device, dtype=args.dtype,
-                on_block=on_block, overwrite=args.overwrite, stop=args.stop,
+                on_block=on_block, overwrite=args.overwrite, stop=args.stop, key=args.key,
             )
             bar.close()
         finally:
@@ -280,7 +282,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
         raise ValueError("--last-class-only applies to TIFF output; a .zarr keeps every class")
     if args.scheduler or args.workers:
         return _predict_distributed(args)
-    image = read_image(args.input)
+    image = read_image(args.input, key=args.key)
     if Path(output).exists() and not args.overwrite and not to_zarr:
         raise ValueError(f"{output} exists; pass --overwrite to replace it")
     for target in ([] if to_zarr else [output]) + ([args.preview] if args.preview else []):
@@ -363,8 +365,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     from .sample import CLASS_NAMES, isbi_labels_to_classes
     from .train import LabeledImage, Trainer
 
-    image = np.asarray(read_image(args.image))
-    labels = np.asarray(read_image(args.labels))
+    image = np.asarray(read_image(args.image, key=args.image_key))
+    labels = np.asarray(read_image(args.labels, key=args.labels_key))
     spec = _spec(args)
     if args.isbi_labels:
         labels = isbi_labels_to_classes(labels)
@@ -424,6 +426,25 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     for key, value in scores.items():
         print(f"{key}: {value:.4f}" if isinstance(value, float) else f"{key}: {value}")
     return 0
+
+
+# ---------------------------------------------------------------- export
+def cmd_export(args: argparse.Namespace) -> int:
+    from .export.bioimageio import ExportOptions, export_bioimageio
+    from .io import read_image
+
+    options = ExportOptions(
+        name=args.name or "", description=args.description or "",
+        authors=tuple(args.author or ExportOptions.authors), license=args.license,
+        allow_missing_preprocessing=args.allow_missing_preprocessing,
+    )
+    sample = read_image(args.sample) if args.sample else None
+    report = export_bioimageio(
+        args.checkpoint, args.output, sample=sample, options=options, overwrite=args.overwrite
+    )
+    agreement = ", ".join(f"{k} {v:.1e}" for k, v in report.errors.items())
+    print(f"wrote {report.path}: bioimage.io validation {report.status}; max |difference| "
+          f"to torch on the {report.input_size}px test tensor: {agreement}")
 
 
 # ---------------------------------------------------------------- segment
@@ -512,7 +533,9 @@ def _arch_args(p: argparse.ArgumentParser, random_model: bool = False) -> None:
 def _model_args(p: argparse.ArgumentParser) -> None:
     from .predict import DEFAULT_BLOCK
 
-    p.add_argument("--checkpoint", help="trained model (.npz); else random weights")
+    p.add_argument("--checkpoint", "--model", dest="checkpoint",
+                   help="trained model (.npz) or exported bioimage.io package (.zip); "
+                   "else random weights")
     _arch_args(p, random_model=True)
     p.add_argument("--seed", type=int, help="random model: weight seed (0)")
     p.add_argument("--backend", default=None, help="auto, torch, torch-cpu, torch-cuda, opencl")
@@ -530,8 +553,9 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("info", help="backends, devices, versions").set_defaults(func=cmd_info)
 
     p = sub.add_parser("predict", help="tiled prediction of an image or stack")
-    p.add_argument("input")
+    p.add_argument("input", help="image, or container with dataset key: stack.h5:/volumes/raw")
     p.add_argument("output", help="out.zarr (chunked, resumable) or out.tif")
+    p.add_argument("--key", help="dataset inside a zarr/HDF5/N5 input (or path:/key)")
     _model_args(p)
     p.add_argument("--overwrite", action="store_true",
                    help="replace the output (only a prediction store this tool wrote)")
@@ -548,6 +572,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("train", help="train on an image and its labels")
     p.add_argument("image")
     p.add_argument("labels", help="0 = unlabeled, 1..K classes (or ISBI with --isbi-labels)")
+    p.add_argument("--image-key", help="dataset inside a zarr/HDF5/N5 image (or path:/key)")
+    p.add_argument("--labels-key", help="dataset inside a zarr/HDF5/N5 labels file")
     p.add_argument("--output", required=True, help="checkpoint path (.npz)")
     _arch_args(p)
     p.add_argument("--loss", choices=loss_names(), help="default: the preset's recipe")
@@ -580,6 +606,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--slices", help="evaluate slices lo:hi of the ground truth")
     _model_args(p)
     p.set_defaults(func=cmd_evaluate)
+
+    p = sub.add_parser("export", help="write a checkpoint as a bioimage.io model package")
+    p.add_argument("checkpoint", help="trained model (.npz)")
+    p.add_argument("output", help="package path (.zip)")
+    p.add_argument("--sample", help="image for the test tensor and cover (default: synthetic)")
+    p.add_argument("--name")
+    p.add_argument("--description")
+    p.add_argument("--author", action="append", help="repeat for several authors")
+    p.add_argument("--license", default="CC-BY-4.0", help="SPDX identifier")
+    p.add_argument("--allow-missing-preprocessing", action="store_true",
+                   help="export a CLAHE model; the package says CLAHE must be applied first")
+    p.add_argument("--overwrite", action="store_true")
+    p.set_defaults(func=cmd_export)
 
     p = sub.add_parser("segment", help="cell instances from a probability map (watershed)")
     p.add_argument("prob", help="class probabilities from predict (.tif/.zarr)")

@@ -1,7 +1,7 @@
-"""Reading and writing images: TIFF (multi-page), PNG/JPEG, zarr, npy.
+"""Reading and writing images: TIFF (multi-page), PNG/JPEG, zarr, HDF5, N5, npy.
 
-Reads return array-likes: numpy for TIFF/PNG/npy (npy memory-mapped), a
-lazy zarr array for zarr stores so large volumes are read block by block.
+Reads return array-likes: numpy for TIFF/PNG/npy (npy memory-mapped), lazy
+arrays for zarr, HDF5 and N5 so large volumes are read block by block.
 A file that a library reads only partly (a truncated TIFF stack, a damaged
 chunk) is an :class:`ImageError` naming the file (and the chunk), never a
 silently smaller image or a bare codec message.
@@ -19,7 +19,8 @@ import numpy as np
 
 from .preprocess import ImageError
 
-READ_SUFFIXES = (".tif", ".tiff", ".png", ".jpg", ".jpeg", ".npy", ".zarr")
+READ_SUFFIXES = (".tif", ".tiff", ".png", ".jpg", ".jpeg", ".npy", ".zarr", ".h5", ".hdf5",
+                 ".n5")
 
 
 class ChunkedImage:
@@ -141,17 +142,26 @@ def _read_other(path: Path, suffix: str) -> Any:
 
 
 def read_image(path: str | os.PathLike[str], *, key: str | None = None) -> Any:
-    """Read an image or stack; ``key`` selects an array inside a zarr group.
+    """Read an image or stack; ``key`` selects a dataset in a zarr, HDF5 or N5 container.
 
-    ``path`` may also be an fsspec URL of a zarr store (``s3://``, ``gs://``,
-    ``https://``...; the matching fsspec backend must be installed), read lazily.
+    The key may also follow the path: ``stack.h5:/volumes/raw``. ``path`` may
+    be an fsspec URL of a zarr store (``s3://``, ``gs://``, ``https://``...;
+    the matching fsspec backend must be installed), read lazily.
     """
+    from .containers import HDF5_SUFFIXES, N5_SUFFIXES, open_dataset, split_dataset_path
+
     if "://" in os.fspath(path):
         return _open_zarr(os.fspath(path), key)
-    p = Path(path)
+    location, inline_key = split_dataset_path(path)
+    if inline_key and key and inline_key.strip("/") != key.strip("/"):
+        raise ValueError(f"two dataset keys given: {inline_key!r} in the path and {key!r}")
+    key = key or inline_key
+    p = Path(location)
     suffix = p.suffix.lower()
     if not p.exists():
         raise FileNotFoundError(f"no such file or folder: {p}")
+    if suffix in HDF5_SUFFIXES + N5_SUFFIXES:
+        return open_dataset(p, key)
     if suffix in (".tif", ".tiff"):
         return _read_tiff(p)
     if suffix in (".png", ".jpg", ".jpeg", ".npy"):
@@ -188,7 +198,7 @@ def check_output_file(path: str | os.PathLike[str]) -> Path:
 
 
 def write_tiff(path: str | os.PathLike[str], data: Any, dtype: str = "float32") -> Path:
-    """Write ``data`` as a (multi-page) TIFF, float32 or uint8 (p * 255)."""
+    """Write ``data`` as a (multi-page) TIFF: float32, uint8 (p * 255) or ``native`` dtype."""
     import tifffile
 
     final = Path(path)
@@ -198,6 +208,8 @@ def write_tiff(path: str | os.PathLike[str], data: Any, dtype: str = "float32") 
         array = unit_to_uint8(array)
     elif dtype == "float32":
         array = array.astype(np.float32, copy=False)
+    elif dtype != "native":
+        raise ValueError(f"dtype must be 'float32', 'uint8' or 'native', got {dtype!r}")
     try:
         tifffile.imwrite(tmp, array, imagej=array.ndim <= 5 and array.dtype != np.float64)
         os.replace(tmp, final)

@@ -42,5 +42,5 @@ fi
 if [ "$target" = "test" ]; then
   .venv/bin/python -m pip install -q -e ".[testing,opencl,pyqt6,distributed]"
 else
-  .venv/bin/python -m pip install -q -e ".[opencl,pyqt6,distributed]"
+  .venv/bin/python -m pip install -q -e ".[opencl,pyqt6,distributed,formats]"
 fi

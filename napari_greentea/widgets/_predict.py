@@ -72,10 +72,13 @@ class PredictWidget(Container):
         self._segment_button = PushButton(text="Segment")
         self._export_button = PushButton(text="Export…")
         self._load_button = PushButton(text="Load checkpoint…")
+        self._export_model_button = PushButton(text="Export model…",
+                                               tooltip="bioimage.io model package (.zip)")
         self._status_label = Label(value="")
         self.extend([self._image_combo, self._block_spin, self._output_edit,
                      self._overwrite_check, self._backend_picker,
-                     self._load_button,
+                     Container(layout="horizontal", labels=False, widgets=[
+                         self._load_button, self._export_model_button]),
                      Container(layout="horizontal", labels=False, widgets=[
                          self._predict_button, self._cancel_button, self._resume_button]),
                      self._class_combo, self._method_combo, self._min_size_spin,
@@ -100,7 +103,8 @@ class PredictWidget(Container):
                              (self._resume_button, self._on_resume_clicked),
                              (self._segment_button, self._on_segment_clicked),
                              (self._export_button, self._on_export_clicked),
-                             (self._load_button, self._on_load_clicked)):
+                             (self._load_button, self._on_load_clicked),
+                             (self._export_model_button, self._on_export_model_clicked)):
             button.changed.connect(slot)
         viewer.camera.events.center.connect(self._on_view_changed)
         viewer.dims.events.point.connect(self._on_view_changed)
@@ -123,6 +127,41 @@ class PredictWidget(Container):
     def _on_load_clicked(self) -> None:
         if path := _checkpoint_files.ask_path(self.native, save=False):
             self._load(path)
+
+    def _on_export_model_clicked(self) -> None:
+        from qtpy.QtWidgets import QFileDialog
+
+        path, _ = QFileDialog.getSaveFileName(
+            self.native, "Export bioimage.io model", "model.zip", "bioimage.io package (*.zip)")
+        if path:
+            self._export_model(path)
+
+    def _export_model(self, path: str) -> Any:
+        """Export the current model in a worker; the selected image gives test tensor and cover."""
+        from napari.qt.threading import create_worker
+        from napari.utils.notifications import show_error, show_info
+
+        from ..export.bioimageio import export_bioimageio
+
+        ckpt, image = self._model(), self._image_combo.value
+        if ckpt is None:
+            show_error("no model to export: train one or load a checkpoint")
+            return None
+        sample = None if image is None else layer_array(image)
+        worker = create_worker(export_bioimageio, ckpt, path, sample=sample, overwrite=True)
+        def done(report: Any) -> None:
+            self._status_label.value = f"exported {Path(report.path).name}"
+            show_info(f"exported {report.path} (bioimage.io validation {report.status})")
+
+        def failed(err: Exception) -> None:
+            self._status_label.value = "export failed"
+            show_error(f"export failed: {err}")
+
+        worker.returned.connect(done)
+        worker.errored.connect(failed)
+        self._status_label.value = f"exporting {Path(path).name}…"
+        worker.start()
+        return worker
 
     # ------------------------------------------------------------ predict
     def _on_predict_clicked(self) -> Any:

@@ -135,3 +135,15 @@ def test_zarr_v2_and_url_inputs(client, model, tmp_path):
     out = tmp_path / "out.zarr"
     predict_distributed(client, ckpt, f"file://{tmp_path / 'in_v2.zarr'}", out, block=BLOCK)
     np.testing.assert_allclose(_read(out), reference, atol=1e-6)
+
+
+def test_hdf5_input_with_key_on_workers(client, model, tmp_path):
+    h5py = pytest.importorskip("h5py")
+    folder, ckpt, reference = model
+    with h5py.File(tmp_path / "in.h5", "w") as fh:
+        fh.create_dataset("volumes/raw", data=tifffile.imread(folder / "in.tif"), chunks=True)
+    out = tmp_path / "out.zarr"
+    summary = predict_distributed(client, ckpt, f"{tmp_path / 'in.h5'}:/volumes/raw", out,
+                                  block=BLOCK)
+    assert summary.blocks_computed == 27
+    np.testing.assert_allclose(_read(out), reference, atol=1e-6)

@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-HEAVY = ["torch", "pyopencl", "zarr", "qtpy", "PyQt6", "PyQt5", "napari", "magicgui", "dask"]
+HEAVY = ["torch", "pyopencl", "zarr", "qtpy", "PyQt6", "PyQt5", "napari", "magicgui", "dask",
+         "h5py", "tensorstore", "bioimageio", "onnx"]
 CORE = [
     "napari_greentea",
     "napari_greentea.config",
@@ -21,6 +22,10 @@ CORE = [
     "napari_greentea.checkpoint",
     "napari_greentea.cli",
     "napari_greentea.sample",
+    "napari_greentea.export.bioimageio",
+    "napari_greentea.export.package",
+    "napari_greentea.io",
+    "napari_greentea.containers",
 ]
 
 

@@ -97,3 +97,27 @@ def test_loading_a_file_that_is_not_a_checkpoint(sample_viewer, errors, tmp_path
     assert TrainWidget(sample_viewer)._load(str(tmp_path / "missing.npz")) is None
     assert "no checkpoint" in errors[-1]
     _assert_same(sample_viewer, snap)
+
+
+def test_export_model_button_writes_a_package_and_reports_errors(sample_viewer, errors, qtbot,
+                                                                  tmp_path):
+    pytest.importorskip("bioimageio.spec")
+    import zipfile
+
+    from napari_greentea.checkpoint import Checkpoint
+    from napari_greentea.models import build_graph, preset
+    from napari_greentea.weights import init_weights
+    from napari_greentea.widgets._predict import PredictWidget
+
+    widget = PredictWidget(sample_viewer)
+    assert widget._export_model(str(tmp_path / "none.zip")) is None
+    assert errors and "no model" in errors[-1]
+    spec = preset("usk")
+    widget.checkpoint = Checkpoint(spec=spec, weights=init_weights(build_graph(spec)))
+    worker = widget._export_model(str(tmp_path / "m.zip"))
+    with qtbot.waitSignal(worker.finished, timeout=120_000):
+        pass
+    assert "exported m.zip" in widget._status_label.value
+    with zipfile.ZipFile(tmp_path / "m.zip") as zf:
+        assert "rdf.yaml" in zf.namelist()
+    assert widget._load(str(tmp_path / "m.zip")).spec == spec

@@ -1,0 +1,106 @@
+"""npe2 reader for prediction stores; TIFF and OME-Zarr writers for image and labels layers.
+
+Plain functions on layer data (no Qt, no napari import), so File > Open and
+File > Save in napari, and scripts through ``npe2.read``/``npe2.write``,
+use the same code as the command line.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+LayerData = tuple[Any, dict[str, Any], str]
+
+
+def is_prediction_store(path: str | os.PathLike[str]) -> bool:
+    """A zarr group written by :class:`~napari_greentea.predict.PredictionJob`."""
+    import zarr
+
+    p = Path(path)
+    if not p.is_dir():
+        return False
+    try:
+        group = zarr.open_group(str(p), mode="r")
+    except (OSError, ValueError, KeyError, TypeError):
+        return False
+    from .predict import PROB_ARRAY
+
+    return "greentea" in group.attrs and PROB_ARRAY in group
+
+
+def get_prediction_reader(path: Any) -> Callable[[Any], list[LayerData]] | None:
+    if isinstance(path, (list, tuple)):
+        if len(path) != 1:
+            return None
+        path = path[0]
+    return read_prediction_store if is_prediction_store(path) else None
+
+
+def read_prediction_store(path: Any) -> list[LayerData]:
+    """One image layer per class, lazily backed by the store's ``prob`` array."""
+    import zarr
+
+    from .predict import PROB_ARRAY
+
+    if isinstance(path, (list, tuple)):
+        path = path[0]
+    group = zarr.open_group(os.fspath(path), mode="r")
+    prob, meta = group[PROB_ARRAY], dict(group.attrs.get("greentea", {}))
+    classes = meta.get("class_names") or [f"class {i}" for i in range(prob.shape[0])]
+    stem = Path(path).name.removesuffix(".zarr")
+    limit = 255.0 if np.dtype(prob.dtype) == np.uint8 else 1.0
+    kwargs = {
+        "name": [f"{stem} {c}" for c in classes],
+        "channel_axis": 0,
+        "contrast_limits": [[0.0, limit]] * prob.shape[0],
+        "colormap": "magma",
+        "blending": "additive",
+        "metadata": {"greentea": meta, "source": os.fspath(path)},
+    }
+    return [(prob, kwargs, "image")]
+
+
+def _level0(data: Any) -> np.ndarray:
+    return np.asarray(data[0] if isinstance(data, (list, tuple)) else data)
+
+
+def write_probabilities_tiff(path: str, data: Any, meta: dict[str, Any]) -> list[str]:
+    """An image layer (probabilities or any intensity image) as float32 TIFF."""
+    from .io import write_tiff
+
+    return [os.fspath(write_tiff(path, _level0(data), dtype="float32"))]
+
+
+def write_labels_tiff(path: str, data: Any, meta: dict[str, Any]) -> list[str]:
+    """A labels layer as an integer TIFF with its values unchanged."""
+    from .io import write_tiff
+
+    labels = _level0(data)
+    if labels.dtype.kind not in "iub":
+        raise ValueError(f"labels must be integers, got {labels.dtype}")
+    return [os.fspath(write_tiff(path, labels, dtype="native"))]
+
+
+def _write_ome_zarr(path: str, data: Any, meta: dict[str, Any], labels: bool) -> list[str]:
+    from .omezarr import write_ome_zarr
+
+    written = write_ome_zarr(
+        path, _level0(data), labels=labels, name=str(meta.get("name") or "image"),
+        scale=meta.get("scale"), units=meta.get("units"), overwrite=True,
+    )
+    return [os.fspath(written)]
+
+
+def write_image_ome_zarr(path: str, data: Any, meta: dict[str, Any]) -> list[str]:
+    """An image layer as multiscale OME-Zarr (scale and units from the layer)."""
+    return _write_ome_zarr(path, data, meta, labels=False)
+
+
+def write_labels_ome_zarr(path: str, data: Any, meta: dict[str, Any]) -> list[str]:
+    """A labels layer as a multiscale OME-Zarr label image (nearest-neighbour levels)."""
+    return _write_ome_zarr(path, data, meta, labels=True)
