@@ -111,6 +111,9 @@ class TrainWidget(Container):
         self._arch_combo.changed.connect(self._on_arch_changed)
         self._preset_combo.changed.connect(self._on_preset_changed)
         self._on_arch_changed()
+        # the backend probe (torch and friends) runs in a worker; no Start before it reports
+        self._backend_picker.gate([self._start_button, self._resume_button],
+                                  self._status_label, idle="idle")
 
     # ------------------------------------------------------------ config
     def _preset_choices(self, _widget: Any = None) -> list[str]:
