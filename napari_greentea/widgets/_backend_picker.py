@@ -75,14 +75,19 @@ class BackendPicker(Container):
         self.when_ready(enable)
 
     def _show(self, probed: tuple[dict[str, str], dict[str, str]]) -> None:
-        found, missing = probed
+        try:
+            self._fill(*probed)
+        except RuntimeError:  # the widget was closed (Qt objects deleted) before the probe ended
+            return
+        self._finish()
+
+    def _fill(self, found: dict[str, str], missing: dict[str, str]) -> None:
         self._combo.choices = [("auto", "auto")] + [
             (f"{k}: {v}"[:60], k) for k, v in found.items()]
         self._combo.value = "auto"
         text = "; ".join(f"{k}: {v}" for k, v in missing.items())
         self._missing.value = f"unavailable: {text}" if text else ""
         self._missing.visible = bool(text)
-        self._finish()
 
     def _show_failure(self, err: Exception) -> None:
         self._missing.value = f"backend probe failed: {err}; auto still works"
