@@ -1,18 +1,28 @@
-"""How responsive the napari GUI stays while Greentea trains and predicts.
+"""How responsive the napari GUI stays in the annotate -> train -> predict -> segment loop.
 
-Run under Xvfb: ``xvfb-run -a python benchmarks/bench_gui_stall.py``.
+Run under Xvfb: ``xvfb-run -a python benchmarks/bench_gui_stall.py [--runs 3]``;
+writes ``benchmarks/results/gui_stall.{json,md}``.
 
 A 10 ms QTimer probe on the main thread records the gap between ticks; a
-gap much longer than 10 ms is a stall the user would feel. Measured:
+gap much longer than 10 ms is a stall the user would feel. Each step below
+gets its own max / p99 gap:
 
-1. training (interactive U-Net, synthetic 512^2 sample, live preview every
-   second) for ``--train-seconds``;
-2. streaming prediction of a 16384^2 image (a lazily tiled dask array of a
-   synthetic 1024^2 tile, shown as a 3-level multiscale layer; ~256 MiB if
-   it were materialised, never allocated) for ``--predict-seconds``, with a
-   camera jump halfway to check that the new view is computed next;
-3. the time from "Predict" to the first block written and to the first
-   layer refresh that shows it.
+* ``dock annotate|train|predict``: constructing and docking each widget,
+  until its backend probe (a worker) has reported;
+* ``start``: the Start click and the first 3 s of training (Trainer built in
+  its worker); ``first live preview``: until the first preview is shown;
+  ``training``: ``--train-seconds`` more with the live preview every second;
+* ``predict isbi``: Predict on the ISBI 30x512^2 stack (the synthetic
+  sample when the data is absent) until half of it is done;
+  ``pan while streaming``: moving the slice and camera while the rest streams;
+* ``segment`` and ``export`` (zarr) of that prediction;
+* ``predict 16k``: Predict on a ``--size``^2 image (a lazily tiled dask
+  array, never materialised) for ``--predict-seconds`` with a far camera
+  jump halfway, plus ``first_visible_s``: Predict click -> first layer
+  refresh showing a computed block (the user's "first tile").
+
+The 1-minute load average is recorded at the start of every run: timings on
+a shared machine are only indicative.
 """
 
 from __future__ import annotations
@@ -20,11 +30,15 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
+import tempfile
 import time
+from pathlib import Path
 
 import numpy as np
 
 log = logging.getLogger("bench_gui_stall")
+RESULTS = Path(__file__).parent / "results"
 
 
 class StallProbe:
@@ -50,31 +64,58 @@ class StallProbe:
         self.timer.start()
 
     def stop(self) -> dict[str, float]:
+        self._tick()  # a stall that lasts until the end of the step counts too
         self.timer.stop()
         g = np.asarray(self.gaps) * 1000
         return {"max_gap_ms": float(g.max()), "p99_gap_ms": float(np.percentile(g, 99)),
                 "median_gap_ms": float(np.median(g)), "ticks": len(g)}
 
 
-def _spin(app, seconds: float, until=None) -> None:
-    end = time.monotonic() + seconds
-    while time.monotonic() < end and not (until and until()):
-        app.processEvents()
-        time.sleep(0.002)
+class Steps:
+    """Runs named steps under the probe and keeps their gap statistics."""
+
+    def __init__(self, app) -> None:
+        self.app = app
+        self.probe = StallProbe()
+        self.results: dict[str, dict] = {}
+
+    def spin(self, seconds: float, until=None) -> bool:
+        end = time.monotonic() + seconds
+        while time.monotonic() < end:
+            if until is not None and until():
+                return True
+            self.app.processEvents()
+            time.sleep(0.002)
+        return until is None
+
+    def run(self, name: str, action, until=None, seconds: float = 60.0, **extra) -> dict:
+        self.probe.start()
+        tic = time.perf_counter()
+        value = action() if action is not None else None
+        click_ms = (time.perf_counter() - tic) * 1000
+        reached = self.spin(seconds, until)
+        self.results[name] = {**self.probe.stop(), "click_handler_ms": click_ms,
+                              "step_s": time.perf_counter() - tic, "completed": reached, **extra}
+        log.info("%s: %s", name, self.results[name])
+        return value
 
 
-def main() -> dict:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--train-seconds", type=float, default=20)
-    parser.add_argument("--predict-seconds", type=float, default=30)
-    parser.add_argument("--size", type=int, default=16384)
-    args = parser.parse_args()
+def _isbi_or_synthetic():
+    from napari_greentea._samples import isbi_train_sample, synthetic_sample
 
+    try:
+        return isbi_train_sample()
+    except Exception as err:  # noqa: BLE001 - the data set is optional here
+        log.warning("ISBI stack unavailable (%s); using the synthetic sample", err)
+        return synthetic_sample((512, 512))
+
+
+def one_run(args) -> dict:
     import dask.array as da
     import napari
+    from napari.layers import Layer
     from qtpy.QtWidgets import QApplication
 
-    from napari_greentea._samples import synthetic_sample
     from napari_greentea.data.scribbles import scribbles_from_ground_truth
     from napari_greentea.sample import synthetic_membranes
     from napari_greentea.widgets._annotate import AnnotateWidget
@@ -82,82 +123,124 @@ def main() -> dict:
     from napari_greentea.widgets._train import TrainWidget
 
     viewer = napari.Viewer()
-    app = QApplication.instance()
-    (img, img_meta, _), (gt, gt_meta, _) = synthetic_sample((512, 512))
-    viewer.add_image(img, **img_meta)
-    viewer.add_labels(gt, **gt_meta)
-    annotate, train, predict = AnnotateWidget(viewer), TrainWidget(viewer), PredictWidget(viewer)
-    for w in (annotate, train, predict):
-        viewer.window.add_dock_widget(w, area="right")
-    annotate._on_new_clicked().data = scribbles_from_ground_truth(gt, seed=0)
-    _spin(app, 1)
-    probe = StallProbe()
-    results: dict = {}
+    steps = Steps(QApplication.instance())
+    (img, img_meta, img_kind), (gt, gt_meta, gt_kind) = _isbi_or_synthetic()
+    image_layer = viewer.add_layer(Layer.create(img, img_meta, img_kind))
+    viewer.add_layer(Layer.create(gt, gt_meta, gt_kind))
+    steps.spin(1)
+    widgets = {}
+    for name, cls in (("annotate", AnnotateWidget), ("train", TrainWidget),
+                      ("predict", PredictWidget)):
+        def dock(cls=cls, name=name):
+            widgets[name] = cls(viewer)
+            viewer.window.add_dock_widget(widgets[name], area="right", name=name)
 
-    # 1. training with live preview
+        picker = lambda name=name: getattr(widgets.get(name), "_backend_picker", None)  # noqa: E731
+        steps.run(f"dock {name}", dock, until=lambda p=picker: p() is None or p().ready)
+    annotate, train, predict = widgets["annotate"], widgets["train"], widgets["predict"]
+    scribbles = scribbles_from_ground_truth(np.asarray(gt)[:3], fraction=0.03, seed=0)
+    layer = annotate._on_new_clicked()
+    full = np.zeros_like(layer.data)
+    full[:3] = scribbles
+    layer.data = full
+
     train.preview.timer.setInterval(1000)
     train._iter_spin.value = 10_000_000
-    probe.start()
-    tic = time.perf_counter()
-    train._start()
-    start_call_ms = (time.perf_counter() - tic) * 1000
-    _spin(app, args.train_seconds)
-    results["training"] = {**probe.stop(), "iterations": train.trainer.iteration,
-                           "previews": train.preview.count,
-                           "start_click_handler_ms": start_call_ms}
-    train._on_stop_clicked()
-    _spin(app, 60, until=lambda: train.worker is None and train.preview.worker is None)
+    steps.run("start", train._start, seconds=3)
+    steps.run("first live preview", None, until=lambda: train.preview.count >= 1)
+    steps.run("training", None, seconds=args.train_seconds)
+    iterations = train.trainer.iteration if train.trainer is not None else 0
+    steps.run("stop training", train._on_stop_clicked,
+              until=lambda: train.worker is None and train.preview.worker is None)
 
-    # 2. streaming prediction of a huge, lazily generated image
+    predict._image_combo.value = image_layer
+    total = {}
+
+    def click_isbi():
+        worker = predict._on_predict_clicked()
+        total["blocks"] = len(predict.job.blocks)
+        return worker
+
+    steps.run("predict isbi", click_isbi, seconds=args.predict_seconds,
+              until=lambda: len(predict.queue) <= total["blocks"] // 2)
+
+    def pan():
+        viewer.dims.set_point(0, image_layer.data.shape[0] - 1)
+        viewer.camera.center = (0, 100, 400)
+
+    steps.run("pan while streaming", pan, until=lambda: predict.worker is None,
+              seconds=args.predict_seconds)
+    seg = {}
+    steps.run("segment", lambda: seg.setdefault("w", predict._on_segment_clicked()),
+              until=lambda: any("segmentation" in lyr.name for lyr in viewer.layers))
+    done = {}
+    out = Path(tempfile.mkdtemp(prefix="greentea-bench-")) / "export.zarr"
+    steps.run("export", lambda: predict._export(str(out)).finished.connect(
+        lambda: done.setdefault("ok", True)), until=lambda: "ok" in done)
+    if predict.worker is not None:
+        predict._on_cancel_clicked()
+        steps.spin(60, until=lambda: predict.worker is None)
+
     tile, _ = synthetic_membranes((1024, 1024), seed=3)
     reps = args.size // 1024
     big = da.tile(da.from_array(tile, chunks=1024), (reps, reps))
-    levels = [big, big[::4, ::4], big[::16, ::16]]
-    layer = viewer.add_image(levels, multiscale=True, name="big", contrast_limits=(0, 255))
-    predict._image_combo.value = layer
+    big_layer = viewer.add_image([big, big[::4, ::4], big[::16, ::16]], multiscale=True,
+                                 name="big", contrast_limits=(0, 255))
+    predict._image_combo.value = big_layer
     viewer.camera.center = (0, args.size * 0.7, args.size * 0.3)
     viewer.camera.zoom = 1.0
-    _spin(app, 2)
-    first: dict[str, float] = {}
-    order: list = []
-    t0 = time.perf_counter()
-    predict.worker = None
-    orig_block = predict._on_block
+    steps.spin(2)
+    t0 = {}
 
-    def on_block(event):  # wrap to time the first block reaching the main thread
-        first.setdefault("first_block_s", time.perf_counter() - t0)
-        first.setdefault("first_block_yx", (event.y, event.x))
-        order.append((event.y, event.x))
-        orig_block(event)
+    def click_big():
+        t0["t"] = time.perf_counter()
+        t0["refreshes"] = predict.refresh_count
+        return predict._on_predict_clicked()
 
-    probe.start()
-    t0 = time.perf_counter()
-    predict._on_predict_clicked()
-    first["predict_click_handler_ms"] = (time.perf_counter() - t0) * 1000
-    predict.worker.yielded.disconnect(orig_block)
-    predict.worker.yielded.connect(on_block)
-    start_refresh = predict.refresh_count
-    _spin(app, 120, until=lambda: predict.refresh_count > start_refresh)
-    first["first_refresh_s"] = time.perf_counter() - t0
-    _spin(app, args.predict_seconds / 2)
-    viewer.camera.center = (0, args.size * 0.1, args.size * 0.9)  # pan far away
-    _spin(app, 0.3)
-    jump = len(order)
-    _spin(app, args.predict_seconds / 2)
-    predict._on_cancel_clicked()
-    _spin(app, 60, until=lambda: predict.worker is None)
-    stall = probe.stop()
-    results["prediction"] = {
-        **stall, **first, "image": f"{args.size}x{args.size}",
-        "blocks_total": len(predict.job.blocks),
-        "blocks_done": len(predict.job.blocks) - len(predict.queue),
-        "refreshes": predict.refresh_count,
-        "view_centre_before_pan_yx": (args.size * 0.7, args.size * 0.3),
-        "view_centre_after_pan_yx": (args.size * 0.1, args.size * 0.9),
-        "blocks_after_pan_yx": order[jump:jump + 3],
-    }
+    steps.run("predict 16k first tile", click_big,
+              until=lambda: predict.refresh_count > t0["refreshes"], seconds=120)
+    first_visible_s = steps.results["predict 16k first tile"]["step_s"]
+    steps.results["predict 16k first tile"]["first_visible_s"] = first_visible_s
+    steps.run("predict 16k streaming", None, seconds=args.predict_seconds / 2)
+    steps.run("pan 16k while streaming",
+              lambda: setattr(viewer.camera, "center", (0, args.size * 0.1, args.size * 0.9)),
+              seconds=args.predict_seconds / 2)
+    steps.run("cancel 16k", predict._on_cancel_clicked, until=lambda: predict.worker is None)
     viewer.close()
-    return results
+    return {"iterations": iterations, "first_visible_s": first_visible_s,
+            "image": str(img_meta.get("name")), "steps": steps.results}
+
+
+def _markdown(runs: list[dict]) -> str:
+    lines = ["| step | " + " | ".join(f"run {i + 1} max / p99 (ms)" for i in range(len(runs)))
+             + " |", "|---|" + "---|" * len(runs)]
+    for step in runs[0]["steps"]:
+        cells = [f"{r['steps'][step]['max_gap_ms']:.0f} / {r['steps'][step]['p99_gap_ms']:.0f}"
+                 for r in runs]
+        lines.append(f"| {step} | " + " | ".join(cells) + " |")
+    lines.append("")
+    for i, r in enumerate(runs, 1):
+        lines.append(f"- run {i}: load average {r['loadavg_1min']:.1f} at start; first visible "
+                     f"tile on {r['size']}^2: {r['first_visible_s']:.2f} s; "
+                     f"{r['iterations']} training iterations")
+    return "\n".join(lines) + "\n"
+
+
+def main() -> list[dict]:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--train-seconds", type=float, default=20)
+    parser.add_argument("--predict-seconds", type=float, default=20)
+    parser.add_argument("--size", type=int, default=16384)
+    parser.add_argument("--runs", type=int, default=1)
+    args = parser.parse_args()
+    runs = []
+    for _ in range(args.runs):
+        load = os.getloadavg()[0]
+        runs.append({"loadavg_1min": load, "size": args.size, **one_run(args)})
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / "gui_stall.json").write_text(json.dumps(runs, indent=2, default=str))
+    (RESULTS / "gui_stall.md").write_text(_markdown(runs))
+    return runs
 
 
 if __name__ == "__main__":

@@ -10,6 +10,7 @@ import sys
 
 import numpy as np
 
+from napari_greentea.backend import backend_label
 from napari_greentea.config import TrainConfig
 from napari_greentea.data.scribbles import scribbles_from_ground_truth
 from napari_greentea.models import preset
@@ -28,5 +29,5 @@ model = trainer.fit()
 test_image, test_truth = synthetic_membranes((256, 256), seed=1)
 prob = predict_image(trainer.predict, trainer.graph, test_image)
 accuracy = float(((prob.argmax(0) + 1) == test_truth).mean())
-sys.stdout.write(f"{trainer.backend.name}: held-out pixel accuracy {accuracy:.3f}\n")
+sys.stdout.write(f"{backend_label(trainer.backend)}: held-out pixel accuracy {accuracy:.3f}\n")
 assert np.isfinite(prob).all()

@@ -129,7 +129,7 @@ class Checkpoint:
         return cls(
             spec=ModelSpec.from_dict(meta["spec"]),
             weights=weights,
-            preprocess=PreprocessConfig.from_dict(meta["preprocess"]),
+            preprocess=PreprocessConfig.from_dict(_legacy_stats(meta["preprocess"])),
             class_names=tuple(meta["class_names"]),
             iteration=int(meta["iteration"]),
             optimizer_state=opt,
@@ -138,3 +138,16 @@ class Checkpoint:
             history=list(meta.get("history", [])),
             rng_state=meta.get("rng_state", {}),
         )
+
+
+def _legacy_stats(preprocess: dict[str, Any]) -> dict[str, Any]:
+    """Preprocessing of a checkpoint saved before ``stats`` existed, as it was trained.
+
+    Min-max statistics were then a full pass over every pixel; percentiles
+    already came from the strided sample. Filling in the matching rule keeps
+    such a checkpoint's prediction-time normalisation equal to its training-time one.
+    """
+    if "stats" in preprocess:
+        return preprocess
+    legacy = "full" if preprocess.get("normalize", "minmax") == "minmax" else "sample"
+    return {**preprocess, "stats": legacy}

@@ -100,6 +100,7 @@ def cmd_info(args: argparse.Namespace) -> int:
         print(f"  {name:<11} {desc}")
     for name, why in unavailable_backends().items():
         print(f"  {name:<11} unavailable: {why}")
+    _print_auto_choice()
     try:
         from .backend.opencl import list_devices
 
@@ -119,6 +120,19 @@ def cmd_info(args: argparse.Namespace) -> int:
     for reason in dict.fromkeys(FALLBACK_REASONS):
         print(f"  note: {reason}")
     return 0
+
+
+def _print_auto_choice() -> None:
+    """What ``auto`` picks and why; the first call on a machine measures (~2 s)."""
+    from .backend import auto_choice, backend_label
+
+    try:
+        chosen, why = auto_choice()
+    except Exception as err:  # noqa: BLE001 - info must never crash
+        print(f"auto picks: nothing ({err})")
+        return
+    print(f"auto picks: {backend_label(chosen)}")
+    print(f"  because {why}")
 
 
 # ---------------------------------------------------------------- model helpers
@@ -185,7 +199,7 @@ class Interrupted(Exception):
 
 
 def _predict_to(args: argparse.Namespace, image: Any, output: str | None) -> Any:
-    from .backend import get_backend
+    from .backend import backend_label, get_backend
     from .events import BlockWritten
     from .predict import PredictionJob, build_predictor
     from .store import model_fingerprint
@@ -210,7 +224,7 @@ def _predict_to(args: argparse.Namespace, image: Any, output: str | None) -> Any
     if job.reused:
         print(f"resuming {zarr_out}: {job.reused} of {len(job.blocks)} blocks already done, "
               f"computing the other {len(job.blocks) - job.reused}", file=sys.stderr)
-    bar = Progress(len(job.blocks), f"predict ({backend.name})")
+    bar = Progress(len(job.blocks), f"predict on {backend_label(backend)}")
     done = job.reused
     for event in job.run():
         if isinstance(event, BlockWritten):
@@ -361,6 +375,7 @@ def run_training(trainer: Any, label: str = "train", stop: StopRequest | None = 
 
 
 def cmd_train(args: argparse.Namespace) -> int:
+    from .backend import backend_label
     from .io import read_image
     from .sample import CLASS_NAMES, isbi_labels_to_classes
     from .train import LabeledImage, Trainer
@@ -380,7 +395,8 @@ def cmd_train(args: argparse.Namespace) -> int:
         spec, [LabeledImage(image, labels)], train=train, loss=loss, backend=args.backend,
         class_names=CLASS_NAMES if spec.num_classes == 2 else (),
     )
-    run_training(trainer, f"train {args.arch}/{args.preset} ({trainer.backend.name})", args.stop)
+    run_training(trainer, f"train {args.arch}/{args.preset} on {backend_label(trainer.backend)}",
+                 args.stop)
     print(f"wrote checkpoint {args.output} (iteration {trainer.iteration})")
     return 0
 

@@ -127,18 +127,32 @@ class PreprocessConfig(_Serializable):
     ``percentile`` maps the given percentiles to [-1, 1] (robust to
     outliers). CLAHE (scikit-image) is optional because it needs the whole
     slice in memory.
+
+    ``stats`` says which pixels the statistics come from. ``sample`` (the
+    default) reads a fixed strided grid: every ``step``-th row and column
+    with ``step = max(1, int(sqrt(height * width / stat_samples)))``, so a
+    16384^2 slice costs one 2048^2 read instead of a full pass before the
+    first block, and slices up to ``stat_samples`` pixels use every pixel.
+    The grid depends only on the slice's shape, so training, tiled and
+    whole-image prediction of the same image get the same numbers. ``full``
+    reads every pixel (exact minimum/maximum/percentiles).
     """
 
     normalize: Literal["minmax", "percentile"] = "minmax"
     percentiles: tuple[float, float] = (1.0, 99.8)
     clahe: bool = False
     clahe_clip: float = 0.01
+    stats: Literal["sample", "full"] = "sample"
+    stat_samples: int = 4_000_000
 
     def __post_init__(self) -> None:
         if self.normalize not in ("minmax", "percentile"):
             raise ValueError(
                 f"normalize must be 'minmax' or 'percentile', got {self.normalize!r}"
             )
+        if self.stats not in ("sample", "full"):
+            raise ValueError(f"stats must be 'sample' or 'full', got {self.stats!r}")
+        _positive("PreprocessConfig", "stat_samples", self.stat_samples)
         lo, hi = self.percentiles
         if not 0.0 <= lo < hi <= 100.0:
             raise ValueError(f"percentiles must satisfy 0 <= lo < hi <= 100, got {lo}, {hi}")

@@ -57,6 +57,7 @@ def headless_demo(out_dir: Path, seconds: float = 60, backend: str | None = None
     training image and a held-out synthetic image, and reports the held-out
     pixel accuracy (dense ground truth) so the run says whether it worked.
     """
+    from .backend import backend_label
     from .config import TrainConfig
     from .data.scribbles import scribbles_from_ground_truth
     from .events import IterationDone
@@ -99,5 +100,5 @@ def headless_demo(out_dir: Path, seconds: float = 60, backend: str | None = None
         "labeled_fraction": float(np.mean(scribbles > 0)),
         "heldout_pixel_accuracy": accuracy,
         "heldout_recall": recall,
-        "backend": type(trainer.backend).__name__,
+        "backend": backend_label(trainer.backend),
     }

@@ -2,8 +2,11 @@
 
 Networks see each 2-D slice mapped to [-1, 1] (the paper's tool did min-max;
 percentile mapping is the robust alternative). Statistics are computed per
-slice *once* and then applied to every tile, so tiled and whole-image
-prediction see identical numbers.
+slice *once*, from a strided grid fixed by the slice's shape (or from every
+pixel with ``stats="full"``), and then applied to every tile, so training,
+tiled and whole-image prediction see identical numbers. Pixels outside the
+grid may map slightly beyond [-1, 1]; non-finite ones are caught when their
+tile is normalised.
 """
 
 from __future__ import annotations
@@ -15,7 +18,6 @@ import numpy as np
 from .config import PreprocessConfig
 
 _ROWS_PER_READ = 1024
-_MAX_PERCENTILE_SAMPLES = 4_000_000
 
 
 class ImageError(ValueError):
@@ -60,31 +62,55 @@ class SliceNorm:
     hi: float
 
     def apply(self, data: np.ndarray) -> np.ndarray:
+        """The mapped values; raises ImageError on NaN/inf (the statistics may
+        come from a sample that did not contain them)."""
         scale = 2.0 / (self.hi - self.lo)
-        return ((np.asarray(data, np.float32) - self.lo) * scale - 1.0).astype(np.float32)
+        mapped = ((np.asarray(data, np.float32) - self.lo) * scale - 1.0).astype(np.float32)
+        return _finite(mapped, "image")
 
 
 def _slice(image: object, z: int | None) -> object:
     return image if z is None else image[z]  # type: ignore[index]
 
 
+def stat_step(height: int, width: int, config: PreprocessConfig) -> int:
+    """Row/column stride of the pixels the statistics of a slice are read from.
+
+    1 (every pixel) for ``stats="full"`` and for slices of at most
+    ``config.stat_samples`` pixels; it depends only on the slice's shape.
+    """
+    if config.stats == "full":
+        return 1
+    return max(1, int(np.sqrt(height * width / config.stat_samples)))
+
+
+def _finite(values: np.ndarray, where: str) -> np.ndarray:
+    if not np.isfinite(values).all():
+        raise ImageError(f"{where} contains NaN or infinite values")
+    return values
+
+
+def _minmax(plane: object, height: int, step: int, where: str) -> tuple[float, float]:
+    """Min and max of the strided grid, read in row strips to bound memory."""
+    lo, hi = np.inf, -np.inf
+    rows = _ROWS_PER_READ * step
+    for r in range(0, height, rows):
+        strip = _finite(np.asarray(plane[r : r + rows : step, ::step], np.float64), where)  # type: ignore[index]
+        lo, hi = min(lo, float(strip.min())), max(hi, float(strip.max()))
+    return lo, hi
+
+
 def slice_stats(image: object, z: int | None, config: PreprocessConfig) -> SliceNorm:
-    """Normalisation of slice ``z`` (None for a 2-D image), read in row strips."""
+    """Normalisation of slice ``z`` (None for a 2-D image) from the pixels
+    :func:`stat_step` selects."""
     plane = _slice(image, z)
     height, width = plane.shape[-2:]  # type: ignore[attr-defined]
     where = "image" if z is None else f"slice {z}"
+    step = stat_step(height, width, config)
     if config.normalize == "minmax":
-        lo, hi = np.inf, -np.inf
-        for r in range(0, height, _ROWS_PER_READ):
-            strip = np.asarray(plane[r : r + _ROWS_PER_READ], np.float64)  # type: ignore[index]
-            if np.isnan(strip).any() or np.isinf(strip).any():
-                raise ImageError(f"{where} contains NaN or infinite values")
-            lo, hi = min(lo, float(strip.min())), max(hi, float(strip.max()))
+        lo, hi = _minmax(plane, height, step, where)
     else:
-        step = max(1, int(np.sqrt(height * width / _MAX_PERCENTILE_SAMPLES)))
-        sample = np.asarray(plane[::step, ::step], np.float64)  # type: ignore[index]
-        if np.isnan(sample).any() or np.isinf(sample).any():
-            raise ImageError(f"{where} contains NaN or infinite values")
+        sample = _finite(np.asarray(plane[::step, ::step], np.float64), where)  # type: ignore[index]
         lo, hi = (float(v) for v in np.percentile(sample, config.percentiles))
     if not hi > lo:
         raise ImageError(f"{where} is constant (all values {lo}); nothing to segment")
@@ -95,6 +121,7 @@ def clahe_slice(plane: np.ndarray, norm: SliceNorm, clip: float) -> np.ndarray:
     """CLAHE (scikit-image) on a whole slice; returns it mapped to [-1, 1]."""
     from skimage.exposure import equalize_adapthist
 
+    _finite(np.asarray(plane), "image")
     unit = np.clip((np.asarray(plane, np.float64) - norm.lo) / (norm.hi - norm.lo), 0, 1)
     return (equalize_adapthist(unit, clip_limit=clip) * 2.0 - 1.0).astype(np.float32)
 

@@ -126,32 +126,43 @@ def get_backend(name: str | Backend | None = None, device: str | None = None) ->
 
 
 def _auto_backend(device: str | None) -> Backend:
+    return auto_choice(device)[0]
+
+
+def auto_choice(device: str | None = None) -> tuple[Backend, str]:
+    """The backend the ``auto`` rule picks here, and why (one line)."""
     have_torch = torch_missing() is None
     if have_torch:
         from .torch import torch_devices
 
         if any(d.startswith("cuda") for d in torch_devices()):
-            return _torch(device or "cuda")
+            return _torch(device or "cuda"), "torch sees a CUDA/ROCm GPU"
     ok, _ = opencl_status()
     if ok:
         from .opencl import has_gpu
 
         if has_gpu():
-            return _opencl(device)
+            return _opencl(device), "an OpenCL GPU is present and torch sees no GPU"
     if have_torch:
         torch_backend = _torch("auto")
         if ok and torch_backend.name == "torch-cpu":
             from ._auto import faster_cpu_backend
 
             return faster_cpu_backend(torch_backend, _opencl(device))
-        return torch_backend
+        return torch_backend, "no OpenCL runtime to compare against"
     if ok:
-        return _opencl(device)
+        return _opencl(device), "torch is not installed"
     raise BackendUnavailable(
         "no backend can run: install torch (pip install torch) or an OpenCL runtime "
         "with pyopencl (pip install 'napari-greentea[opencl]'; Debian: apt-get install "
         "pocl-opencl-icd)"
     )
+
+
+def backend_label(backend: Backend) -> str:
+    """The user-facing name of a backend instance, e.g. ``opencl (PoCL CPU …)``."""
+    info = backend.device_info()
+    return f"{info.backend} ({info.name}, {info.type})"
 
 
 __all__ = [
@@ -162,7 +173,9 @@ __all__ = [
     "Predictor",
     "TrainableModel",
     "assert_backend",
+    "auto_choice",
     "available_backends",
+    "backend_label",
     "get_backend",
     "opencl_status",
     "unavailable_backends",

@@ -44,8 +44,11 @@ def _time_forward(backend: Any) -> float:
     return statistics.median(times)
 
 
-def faster_cpu_backend(torch_backend: Any, opencl_backend: Any) -> Any:
-    """Return whichever backend is faster here (measured once, then cached)."""
+def cpu_verdict(torch_backend: Any, opencl_backend: Any) -> dict[str, Any]:
+    """The cached (or, the first time, measured) torch-cpu vs OpenCL-CPU verdict.
+
+    ``{"times_s": {...}, "winner": name, "cache": path, "measured_now": bool}``.
+    """
     import torch
 
     info = opencl_backend.device_info()
@@ -55,7 +58,8 @@ def faster_cpu_backend(torch_backend: Any, opencl_backend: Any) -> Any:
         cached = json.loads(path.read_text())
     except (OSError, ValueError):
         cached = {}
-    if key not in cached:
+    measured_now = key not in cached
+    if measured_now:
         times = {"torch-cpu": _time_forward(torch_backend), "opencl": _time_forward(opencl_backend)}
         cached[key] = {"times_s": times, "winner": min(times, key=times.get)}
         log.info("auto backend: measured %s -> %s", times, cached[key]["winner"])
@@ -64,4 +68,19 @@ def faster_cpu_backend(torch_backend: Any, opencl_backend: Any) -> Any:
             path.write_text(json.dumps(cached, indent=2))
         except OSError as err:  # a read-only home only costs a re-measurement
             log.warning("cannot cache the backend choice in %s: %s", path, err)
-    return opencl_backend if cached[key]["winner"] == "opencl" else torch_backend
+    return {**cached[key], "cache": str(path), "measured_now": measured_now}
+
+
+def explain_verdict(verdict: dict[str, Any]) -> str:
+    """One line: the forward times behind the choice and where they are cached."""
+    times = ", ".join(f"{name} {1000 * t:.1f} ms" for name, t in verdict["times_s"].items())
+    when = "measured now" if verdict["measured_now"] else "cached"
+    return (f"faster CPU path here: interactive U-Net forward {times} "
+            f"({when}: {verdict['cache']})")
+
+
+def faster_cpu_backend(torch_backend: Any, opencl_backend: Any) -> tuple[Any, str]:
+    """Whichever backend is faster here (measured once, then cached) and why."""
+    verdict = cpu_verdict(torch_backend, opencl_backend)
+    chosen = opencl_backend if verdict["winner"] == "opencl" else torch_backend
+    return chosen, explain_verdict(verdict)

@@ -2,13 +2,35 @@
 
 Users of GPU tools most often ask "why is my GPU not used?"; listing the
 reason next to the choices answers that without a trip to the terminal.
+
+Probing the backends imports torch and pyopencl and asks the drivers for
+devices (seconds on a cold start), so it runs in a worker: the picker
+offers only ``auto`` and says "loading…" until the worker reports, and the
+widgets that own a picker keep their action buttons disabled until then.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from magicgui.widgets import ComboBox, Container, Label
+
+LOADING = "loading backends (torch, OpenCL)…"
+
+
+def probe_backends() -> tuple[dict[str, str], dict[str, str]]:
+    """Worker thread: (available, unavailable) backends, with the heavy imports done.
+
+    zarr and dask.array are imported here as well, so the first Predict does
+    not pay for them on the GUI thread.
+    """
+    import dask.array  # noqa: F401 - warm the import for the first prediction
+    import zarr  # noqa: F401
+
+    from ..backend import available_backends, unavailable_backends
+
+    return available_backends(), unavailable_backends()
 
 
 class BackendPicker(Container):
@@ -16,17 +38,67 @@ class BackendPicker(Container):
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(layout="vertical", labels=False, **kwargs)
-        from ..backend import available_backends, unavailable_backends
+        from napari.qt.threading import create_worker
 
-        found = available_backends()
-        choices = [("auto", "auto")] + [(f"{k}: {v}"[:60], k) for k, v in found.items()]
-        self._combo = ComboBox(choices=choices, value="auto", tooltip="compute backend")
-        missing = unavailable_backends()
-        text = "; ".join(f"{k}: {v}" for k, v in missing.items())
-        self._missing = Label(value=f"unavailable: {text}" if text else "")
+        self._combo = ComboBox(choices=[("auto", "auto")], value="auto",
+                               tooltip="compute backend", enabled=False)
+        self._missing = Label(value=LOADING)
         self._missing.native.setWordWrap(True)
-        self._missing.visible = bool(text)
         self.extend([self._combo, self._missing])
+        self.ready = False
+        self._on_ready: list[Callable[[], None]] = []
+        self.worker = create_worker(probe_backends)
+        self.worker.returned.connect(self._show)
+        self.worker.errored.connect(self._show_failure)
+        self.worker.start()
+
+    def when_ready(self, callback: Callable[[], None]) -> None:
+        """Call ``callback`` (main thread) once the backends are known."""
+        if self.ready:
+            callback()
+        else:
+            self._on_ready.append(callback)
+
+    def gate(self, actions: list[Any], status: Any, idle: str) -> None:
+        """Disable ``actions`` and show "loading…" in ``status`` until the probe reports;
+        then enable them and show ``idle``."""
+        for action in actions:
+            action.enabled = False
+        status.value = LOADING
+
+        def enable() -> None:
+            for action in actions:
+                action.enabled = True
+            if status.value == LOADING:
+                status.value = idle
+
+        self.when_ready(enable)
+
+    def _show(self, probed: tuple[dict[str, str], dict[str, str]]) -> None:
+        try:
+            self._fill(*probed)
+        except RuntimeError:  # the widget was closed (Qt objects deleted) before the probe ended
+            return
+        self._finish()
+
+    def _fill(self, found: dict[str, str], missing: dict[str, str]) -> None:
+        self._combo.choices = [("auto", "auto")] + [
+            (f"{k}: {v}"[:60], k) for k, v in found.items()]
+        self._combo.value = "auto"
+        text = "; ".join(f"{k}: {v}" for k, v in missing.items())
+        self._missing.value = f"unavailable: {text}" if text else ""
+        self._missing.visible = bool(text)
+
+    def _show_failure(self, err: Exception) -> None:
+        self._missing.value = f"backend probe failed: {err}; auto still works"
+        self._finish()
+
+    def _finish(self) -> None:
+        self._combo.enabled = True
+        self.ready = True
+        callbacks, self._on_ready = self._on_ready, []
+        for callback in callbacks:
+            callback()
 
     @property
     def backend(self) -> str | None:

@@ -109,6 +109,9 @@ class PredictWidget(Container):
         viewer.camera.events.center.connect(self._on_view_changed)
         viewer.dims.events.point.connect(self._on_view_changed)
         self._close_watcher = when_closed(self, self._on_cancel_clicked)  # store stays resumable
+        # the backend probe (torch and friends) runs in a worker; no Predict before it reports
+        self._backend_picker.gate([self._predict_button, self._resume_button],
+                                  self._status_label, idle="")
 
     # ------------------------------------------------------------ model
     def _class_choices(self, widget: Any = None) -> list[tuple[str, int]]:

@@ -121,6 +121,9 @@ class TrainWidget(Container):
         self._closed = False
         self.autosaved: Any = None
         self._close_watcher = when_closed(self, self._on_closed)
+        # the backend probe (torch and friends) runs in a worker; no Start before it reports
+        self._backend_picker.gate([self._start_button, self._resume_button],
+                                  self._status_label, idle="idle")
 
     # ------------------------------------------------------------ config
     def _preset_choices(self, _widget: Any = None) -> list[str]:

@@ -14,6 +14,24 @@ def test_info(capsys):
     assert "torch-cpu" in out and "napari-greentea" in out
 
 
+def test_info_says_what_auto_picks_and_why(monkeypatch, tmp_path, capsys):
+    from napari_greentea.backend import _auto, opencl_status
+
+    monkeypatch.setenv("GREENTEA_CACHE_DIR", str(tmp_path))
+    monkeypatch.delenv("GREENTEA_BACKEND", raising=False)
+    fake = {"torch-cpu": 0.2, "opencl": 0.1}
+    monkeypatch.setattr(_auto, "_time_forward", lambda backend: fake[backend.name])
+    assert main(["info"]) == 0
+    out = capsys.readouterr().out
+    if opencl_status()[0]:  # no GPU here: the measured CPU tie-break decides
+        assert "auto picks: opencl (" in out
+        assert "torch-cpu 200.0 ms, opencl 100.0 ms (measured now" in out
+        assert main(["info"]) == 0
+        assert "(cached: " in capsys.readouterr().out
+    else:
+        assert "auto picks: torch-cpu (" in out and "no OpenCL runtime" in out
+
+
 def test_predict_random_weights_to_tiff_and_zarr(tmp_path, capsys):
     image = (np.random.default_rng(0).random((2, 40, 50)) * 255).astype(np.uint8)
     src = tmp_path / "in.tif"

@@ -121,3 +121,17 @@ def test_percentile_and_clahe_preprocessing_keep_tiling_exact():
         a = predict_image(predictor, graph, image, block=64, preprocess=cfg)
         b = predict_image(predictor, graph, image, block=16, preprocess=cfg)
         np.testing.assert_allclose(a, b, atol=1e-5)
+
+
+@pytest.mark.parametrize("kind", ["sw", "sk", "u", "usk"])
+def test_sampled_statistics_keep_tiled_equal_to_untiled(kind):
+    from napari_greentea.config import PreprocessConfig
+    from napari_greentea.preprocess import stat_step
+
+    predictor, graph = _predictor(kind)
+    image = (np.random.default_rng(7).random((2, 67, 93)) * 1000).astype(np.float32)
+    cfg = PreprocessConfig(stats="sample", stat_samples=500)
+    assert stat_step(67, 93, cfg) > 1  # the grid really skips pixels
+    whole = predict_image(predictor, graph, image, block=128, preprocess=cfg)
+    tiled = predict_image(predictor, graph, image, block=24, preprocess=cfg)
+    np.testing.assert_allclose(tiled, whole, atol=1e-5, rtol=1e-5)

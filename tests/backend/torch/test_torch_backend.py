@@ -106,7 +106,10 @@ def test_auto_cpu_tie_break_measures_once_and_caches(monkeypatch, tmp_path):
     info = SimpleNamespace(name="cpu0", driver="d1")
     torch_b = SimpleNamespace(name="torch-cpu")
     ocl_b = SimpleNamespace(name="opencl", device_info=lambda: info)
-    assert _auto.faster_cpu_backend(torch_b, ocl_b) is ocl_b
-    assert _auto.faster_cpu_backend(torch_b, ocl_b) is ocl_b
+    first, why_first = _auto.faster_cpu_backend(torch_b, ocl_b)
+    second, why_second = _auto.faster_cpu_backend(torch_b, ocl_b)
+    assert first is second is ocl_b
     assert calls == ["torch-cpu", "opencl"]  # measured once, then read from the cache
+    assert "measured now" in why_first and "torch-cpu 200.0 ms" in why_first
+    assert "cached" in why_second and "opencl 100.0 ms" in why_second
     assert (tmp_path / "auto-backend.json").exists()
