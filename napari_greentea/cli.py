@@ -218,7 +218,8 @@ def _predict_to(args: argparse.Namespace, image: Any, output: str | None) -> Any
         preprocess=model.preprocess, overwrite=getattr(args, "overwrite", False),
         attrs={"spec": model.spec.to_dict(), "tta": bool(getattr(args, "tta", False))},
         dtype=args.dtype if zarr_out else "float32",
-        model_fingerprint=model_fingerprint(model.spec, model.weights, model.preprocess),
+        model_fingerprint=model_fingerprint(model.spec, model.weights, model.preprocess)
+        + ("+tta" if getattr(args, "tta", False) else ""),  # TTA changes every block
         source=getattr(args, "input", None),
     )
     if job.reused:
