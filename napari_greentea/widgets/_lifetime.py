@@ -1,8 +1,7 @@
 """Noticing that a dock widget was closed, so its worker does not run on unseen.
 
 napari closes a dock by re-parenting the inner widget to nothing (the
-widget object lives on); closing the viewer destroys it. Either way the
-callback runs once.
+widget object lives on); a Close event counts too. The callback runs once.
 """
 
 from __future__ import annotations
@@ -43,5 +42,6 @@ def when_closed(widget: Any, callback: Callable[[], None]) -> Any:
     watcher = _Watcher(native)
     watcher.docked = native.parent() is not None
     native.installEventFilter(watcher)
-    native.destroyed.connect(lambda *_: fire())
+    # no hook on ``destroyed``: by then the Python side may be half torn down, and a
+    # callback that touches the widget crashes the interpreter
     return watcher

@@ -259,8 +259,9 @@ class PredictWidget(Container):
             self._status_label.value = f"cancelled; {len(self.queue)} blocks left (Resume)"
 
     def _on_cancel_clicked(self) -> None:
-        if self.queue is not None:
-            self.queue.cancelled = True
+        queue = getattr(self, "queue", None)  # also the close hook, which may fire in teardown
+        if queue is not None:
+            queue.cancelled = True
 
     def _on_resume_clicked(self) -> Any:
         if self.job is None or self.worker is not None:

@@ -292,9 +292,12 @@ class TrainWidget(Container):
     def _on_closed(self) -> None:
         """The dock was closed: stop training (the worker then saves a checkpoint)."""
         self._closed = True
-        if self.worker is not None:
+        # the hook may fire while Qt tears the widget down, before or after __init__ set these
+        if getattr(self, "worker", None) is not None:
             self._on_stop_clicked()
-        self.preview.timer.stop()
+        preview = getattr(self, "preview", None)
+        if preview is not None:
+            preview.timer.stop()
 
     def _on_finished(self) -> None:
         self.preview.timer.stop()
