@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -107,3 +108,26 @@ def toy_registry():
     yield "toy", "toy_se"
     ARCHITECTURES.pop("toy")
     LOSSES.pop("toy_se")
+
+
+@pytest.fixture(autouse=True)
+def _workers_done():
+    """Let every worker a test started (backend probe, segment, training) finish before the
+    next test and before Qt is torn down: a worker that outlives the QApplication aborts the
+    interpreter when it emits ``finished`` on deleted signals."""
+    yield
+    if "qtpy" not in sys.modules:  # no Qt in this test: nothing can be running
+        return
+    from qtpy.QtCore import QThreadPool
+    from qtpy.QtWidgets import QApplication
+
+    pool = QThreadPool.globalInstance()
+    for _ in range(600):  # up to 60 s, delivering the workers' queued signals meanwhile
+        if pool.waitForDone(100):
+            break
+        app = QApplication.instance()
+        if app is not None:
+            app.processEvents()
+    app = QApplication.instance()
+    if app is not None:
+        app.processEvents()

@@ -16,11 +16,11 @@ pytestmark = pytest.mark.gui
 
 def _segment(qtbot, predict, method):
     predict._method_combo.value = method
-    worker = predict._on_segment_clicked()
-    with qtbot.waitSignal(worker.finished, timeout=30_000):
-        pass
+    assert predict._on_segment_clicked() is not None  # a worker was started
+    # wait for the layer, not for the worker's finished signal: a fast worker can finish
+    # before a waitSignal would connect, and the signal would then never be seen
     name = "sample segmentation"
-    qtbot.waitUntil(lambda: name in predict._viewer.layers, timeout=5_000)
+    qtbot.waitUntil(lambda: name in predict._viewer.layers, timeout=30_000)
     return predict._viewer.layers.pop(name).data
 
 
