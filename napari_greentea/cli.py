@@ -206,20 +206,17 @@ def _predict_to(args: argparse.Namespace, image: Any, output: str | None) -> Any
 
     model = _model(args)
     backend = get_backend(args.backend, args.device)
-    predictor = build_predictor(model, backend)
+    tta = bool(getattr(args, "tta", False))
+    predictor = build_predictor(model, backend, tta=tta)
     graph = predictor.graph
-    if getattr(args, "tta", False):
-        from .tta import DihedralAverage
-
-        predictor = DihedralAverage(predictor, graph)
     zarr_out = output if output and output.endswith(".zarr") else None
     job = PredictionJob(
         predictor, graph, image, block=args.block, output=zarr_out,
         preprocess=model.preprocess, overwrite=getattr(args, "overwrite", False),
-        attrs={"spec": model.spec.to_dict(), "tta": bool(getattr(args, "tta", False))},
+        attrs={"spec": model.spec.to_dict(), "tta": tta},
         dtype=args.dtype if zarr_out else "float32",
-        model_fingerprint=model_fingerprint(model.spec, model.weights, model.preprocess)
-        + ("+tta" if getattr(args, "tta", False) else ""),  # TTA changes every block
+        model_fingerprint=model_fingerprint(model.spec, model.weights, model.preprocess,
+                                            tta=tta),
         source=getattr(args, "input", None),
     )
     if job.reused:

@@ -445,9 +445,14 @@ def build_predictor(
     device: str | None = None,
     *,
     seed: int = 0,
+    tta: bool = False,
 ) -> Predictor:
     """A predictor of the dense graph of a checkpoint (its weights) or of a
-    spec (fresh weights from ``seed``) on ``backend``; ``.graph`` is the graph."""
+    spec (fresh weights from ``seed``) on ``backend``; ``.graph`` is the graph.
+
+    ``tta``: average over the 8 flips and rotations of each window
+    (:class:`~napari_greentea.tta.DihedralAverage`, 8 forward passes).
+    """
     from .backend import get_backend
     from .checkpoint import Checkpoint
     from .models import dense_graph
@@ -456,4 +461,9 @@ def build_predictor(
     spec = model.spec if isinstance(model, Checkpoint) else model
     graph = dense_graph(spec)
     weights = model.weights if isinstance(model, Checkpoint) else init_weights(graph, seed)
-    return get_backend(backend, device).build(graph, weights)
+    predictor = get_backend(backend, device).build(graph, weights)
+    if tta:
+        from .tta import DihedralAverage
+
+        return DihedralAverage(predictor, graph)
+    return predictor

@@ -42,8 +42,13 @@ class StoreMismatch(ValueError):
     """A store exists but holds a prediction of another model or image."""
 
 
-def model_fingerprint(spec: Any, weights: Mapping[str, np.ndarray], preprocess: Any) -> str:
-    """A short hash of the weights, the architecture and the preprocessing."""
+def model_fingerprint(spec: Any, weights: Mapping[str, np.ndarray], preprocess: Any,
+                      *, tta: bool = False) -> str:
+    """A short hash of the weights, the architecture and the preprocessing.
+
+    Test-time augmentation changes every block, so a store written with it
+    carries a different fingerprint and never resumes a plain run (or back).
+    """
     digest = hashlib.sha256()
     digest.update(json.dumps(spec.to_dict(), sort_keys=True).encode())
     digest.update(json.dumps(preprocess.to_dict(), sort_keys=True).encode())
@@ -52,7 +57,7 @@ def model_fingerprint(spec: Any, weights: Mapping[str, np.ndarray], preprocess: 
         digest.update(key.encode())
         digest.update(str(value.shape).encode())
         digest.update(value.tobytes())
-    return digest.hexdigest()[:16]
+    return digest.hexdigest()[:16] + ("+tta" if tta else "")
 
 
 def _sample_starts(size: int) -> list[int]:

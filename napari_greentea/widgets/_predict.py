@@ -54,6 +54,9 @@ class PredictWidget(Container):
             value=False, text="overwrite",
             tooltip="restart an existing output (only a prediction store this tool wrote)")
         self._backend_picker = BackendPicker(label="backend")
+        self._tta_check = CheckBox(
+            value=False, text="test-time augmentation (8x slower)",
+            tooltip="average over the 8 flips and rotations: fewer gaps in thin membranes")
         self._predict_button = PushButton(text="Predict")
         self._cancel_button = PushButton(text="Cancel")
         self._resume_button = PushButton(text="Resume")
@@ -76,7 +79,7 @@ class PredictWidget(Container):
                                                tooltip="bioimage.io model package (.zip)")
         self._status_label = Label(value="")
         self.extend([self._image_combo, self._block_spin, self._output_edit,
-                     self._overwrite_check, self._backend_picker,
+                     self._overwrite_check, self._backend_picker, self._tta_check,
                      Container(layout="horizontal", labels=False, widgets=[
                          self._load_button, self._export_model_button]),
                      Container(layout="horizontal", labels=False, widgets=[
@@ -182,15 +185,17 @@ class PredictWidget(Container):
             show_error("a prediction is already running; cancel it first")
             return None
         try:
-            predictor = build_predictor(ckpt, self._backend_picker.backend)
+            tta = self._tta_check.value
+            predictor = build_predictor(ckpt, self._backend_picker.backend, tta=tta)
             graph = predictor.graph
             out = self._output_edit.value or Path(tempfile.mkdtemp(prefix="greentea-")) / "p.zarr"
             self.job = PredictionJob(predictor, graph, layer_array(image),
                                      block=self._block_spin.value, output=out,
                                      preprocess=ckpt.preprocess,
                                      overwrite=self._overwrite_check.value,
+                                     attrs={"spec": ckpt.spec.to_dict(), "tta": tta},
                                      model_fingerprint=model_fingerprint(
-                                         ckpt.spec, ckpt.weights, ckpt.preprocess),
+                                         ckpt.spec, ckpt.weights, ckpt.preprocess, tta=tta),
                                      source=image.source.path)
         except (ValueError, RuntimeError, OSError) as err:
             show_error(f"cannot predict: {err}")
