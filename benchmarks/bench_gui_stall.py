@@ -154,15 +154,12 @@ def one_run(args) -> dict:
               until=lambda: train.worker is None and train.preview.worker is None)
 
     predict._image_combo.value = image_layer
-    total = {}
 
-    def click_isbi():
-        worker = predict._on_predict_clicked()
-        total["blocks"] = len(predict.job.blocks)
-        return worker
+    def half_done() -> bool:  # the job and queue exist once the worker has prepared them
+        return predict.queue is not None and len(predict.queue) <= len(predict.job.blocks) // 2
 
-    steps.run("predict isbi", click_isbi, seconds=args.predict_seconds,
-              until=lambda: len(predict.queue) <= total["blocks"] // 2)
+    steps.run("predict isbi", predict._on_predict_clicked, seconds=args.predict_seconds,
+              until=half_done)
 
     def pan():
         viewer.dims.set_point(0, image_layer.data.shape[0] - 1)

@@ -30,7 +30,7 @@ from . import _checkpoint_files, _session
 from ._backend_picker import BackendPicker
 from ._layers import ClassView, label_colormap, layer_array, view_focus
 from ._lifetime import when_closed
-from ._stream import BlockQueue, Pyramid, stream_blocks
+from ._stream import BlockQueue, Prepared, prepare_and_stream, stream_blocks
 
 if TYPE_CHECKING:
     import napari
@@ -171,11 +171,9 @@ class PredictWidget(Container):
 
     # ------------------------------------------------------------ predict
     def _on_predict_clicked(self) -> Any:
+        """Check the inputs here; build the job and stream its blocks in one worker."""
+        from napari.qt.threading import create_worker
         from napari.utils.notifications import show_error
-        from qtpy.QtCore import QTimer
-
-        from ..predict import PredictionJob, build_predictor
-        from ..store import model_fingerprint
 
         image, ckpt = self._image_combo.value, self._model()
         if image is None or ckpt is None:
@@ -184,37 +182,50 @@ class PredictWidget(Container):
         if self.worker is not None:
             show_error("a prediction is already running; cancel it first")
             return None
-        try:
-            tta = self._tta_check.value
-            predictor = build_predictor(ckpt, self._backend_picker.backend, tta=tta)
-            graph = predictor.graph
-            out = self._output_edit.value or Path(tempfile.mkdtemp(prefix="greentea-")) / "p.zarr"
-            self.job = PredictionJob(predictor, graph, layer_array(image),
-                                     block=self._block_spin.value, output=out,
-                                     preprocess=ckpt.preprocess,
-                                     overwrite=self._overwrite_check.value,
-                                     attrs={"spec": ckpt.spec.to_dict(), "tta": tta},
-                                     model_fingerprint=model_fingerprint(
-                                         ckpt.spec, ckpt.weights, ckpt.preprocess, tta=tta),
-                                     source=image.source.path)
-        except (ValueError, RuntimeError, OSError) as err:
-            show_error(f"cannot predict: {err}")
-            return None
-        names = list(ckpt.class_names) or [f"class {c + 1}" for c in range(graph.num_classes)]
+        names = list(ckpt.class_names) or [f"class {c + 1}"
+                                           for c in range(ckpt.spec.num_classes)]
         self._class_names = names
         self._class_combo.reset_choices()
         self._class_combo.value = names.index("membrane") if "membrane" in names else 0
-        self.pyramid = Pyramid(self.job.prob, self.job.geometry.block)
         for layer in self.layers:
             if layer in self._viewer.layers:
                 self._viewer.layers.remove(layer)
-        # one layer now, the others on later event-loop turns: each add costs ~100 ms
-        self.layers = [self._add_layer(image, names[0], 0)]
-        for c in range(1, graph.num_classes):
+        self.layers, self.job, self.queue = [], None, None
+        focus = view_focus(self._viewer, image)
+        self.worker = create_worker(
+            prepare_and_stream,
+            _make_job(ckpt, self._backend_picker.backend, self._tta_check.value,
+                      layer_array(image), block=self._block_spin.value,
+                      output=self._output_edit.value, overwrite=self._overwrite_check.value,
+                      source=image.source.path),
+            (focus[0] if len(focus) == 3 else None, focus[-2], focus[-1]),
+            _progress={"desc": "Predicting"},
+            _connect={"yielded": self._on_block, "errored": self._on_prepare_failed,
+                      "finished": self._on_finished}, _start_thread=False)
+        self._status_label.value = "preparing the prediction…"
+        self.worker.start()
+        return self.worker
+
+    def _on_prepare_failed(self, err: Exception) -> None:
+        from napari.utils.notifications import show_error
+
+        show_error(f"cannot predict: {err}")
+        self._status_label.value = f"cannot predict: {err}"
+
+    def _on_prepared(self, prepared: Prepared) -> None:
+        """GUI thread: the job exists; show its layers (one now, the rest on later turns)."""
+        from qtpy.QtCore import QTimer
+
+        self.job, self.queue, self.pyramid = prepared.job, prepared.queue, prepared.pyramid
+        image = self._image_combo.value
+        names = self._class_names
+        self.layers = [self._add_layer(image, names[0], 0)]  # each add costs ~100 ms
+        for c in range(1, self.job.prob.shape[0]):
             QTimer.singleShot(0, lambda c=c: self.layers.append(
                 self._add_layer(image, names[c], c)))
         self._viewer.layers.selection.active = image
-        return self._start(self.job.blocks)
+        self._on_view_changed()
+        self._timer.start()
 
     def _add_layer(self, image: Any, name: str, c: int) -> Any:
         data = [ClassView(self.job.prob, c)]
@@ -246,6 +257,9 @@ class PredictWidget(Container):
         self.queue.set_focus(focus[0] if len(focus) == 3 else None, focus[-2], focus[-1])
 
     def _on_block(self, event: Any) -> None:
+        if isinstance(event, Prepared):
+            self._on_prepared(event)
+            return
         self._dirty = True
         self._status_label.value = f"block {event.done}/{event.total}"
 
@@ -267,6 +281,8 @@ class PredictWidget(Container):
         queue = getattr(self, "queue", None)  # also the close hook, which may fire in teardown
         if queue is not None:
             queue.cancelled = True
+        elif getattr(self, "worker", None) is not None:
+            self.worker.quit()  # still preparing: stop before the first block
 
     def _on_resume_clicked(self) -> Any:
         if self.job is None or self.worker is not None:
@@ -335,3 +351,23 @@ def _export(prob: Any, path: str) -> Path:
         out[...] = prob[...]
         return Path(path)
     return write_tiff(path, prob[...])
+
+
+def _make_job(ckpt: Any, backend: str | None, tta: bool, image: Any, *, block: int,
+              output: str, overwrite: bool, source: Any) -> Any:
+    """A function that builds the prediction job (it runs in the worker)."""
+
+    def make() -> Any:
+        from ..predict import PredictionJob, build_predictor
+        from ..store import model_fingerprint
+
+        predictor = build_predictor(ckpt, backend, tta=tta)
+        out = output or Path(tempfile.mkdtemp(prefix="greentea-")) / "p.zarr"
+        return PredictionJob(predictor, predictor.graph, image, block=block, output=out,
+                             preprocess=ckpt.preprocess, overwrite=overwrite,
+                             attrs={"spec": ckpt.spec.to_dict(), "tta": tta},
+                             model_fingerprint=model_fingerprint(
+                                 ckpt.spec, ckpt.weights, ckpt.preprocess, tta=tta),
+                             source=source)
+
+    return make

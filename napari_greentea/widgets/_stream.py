@@ -6,12 +6,16 @@ so the next block predicted is always the pending one nearest the view.
 
 The block loop itself is the core's ``PredictionJob.run``, which consumes
 the queue lazily, so the order follows the camera while it runs.
+:func:`prepare_and_stream` also builds the job in the worker: opening or
+creating the store, sampling normalisation statistics and hashing the input
+read the image and take seconds on a large one, too long for the GUI thread.
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -101,3 +105,29 @@ def stream_blocks(job: Any, queue: BlockQueue, pyramid: Pyramid | None = None,
             written = job.prob[(slice(None), *zsel, slice(*event.y), slice(*event.x))]
             pyramid.update(event.z, event.y[0], event.x[0], np.asarray(written, np.float32))
         yield event
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """The first event of :func:`prepare_and_stream`: what the layers show."""
+
+    job: Any
+    queue: BlockQueue
+    pyramid: Pyramid
+
+
+def prepare_and_stream(make_job: Callable[[], Any],
+                       focus: tuple[float | None, float, float] | None = None,
+                       ) -> Iterator[Prepared | BlockWritten]:
+    """Worker thread: build the job, yield :class:`Prepared`, then stream its blocks.
+
+    ``focus`` (z, y, x) is where the camera was at the click, so the first
+    block computed is one the user sees even before the GUI moves the focus.
+    """
+    job = make_job()
+    queue = BlockQueue(job.blocks)
+    if focus is not None:
+        queue.set_focus(*focus)
+    pyramid = Pyramid(job.prob, job.geometry.block)
+    yield Prepared(job, queue, pyramid)
+    yield from stream_blocks(job, queue, pyramid)

@@ -60,7 +60,8 @@ def test_closing_the_predict_dock_cancels(scribbled_viewer, qtbot, tmp_path):
     predict._block_spin.value = 32  # 1024 blocks
     predict._output_edit.value = str(tmp_path / "p.zarr")
     worker = predict._on_predict_clicked()
-    qtbot.waitUntil(lambda: len(predict.job.pending()) < len(predict.job.blocks), timeout=60_000)
+    qtbot.waitUntil(lambda: predict.job is not None
+                    and len(predict.job.pending()) < len(predict.job.blocks), timeout=60_000)
     with qtbot.waitSignal(worker.finished, timeout=60_000):
         viewer.window.remove_dock_widget(predict.native)
     left = len(predict.job.pending())

@@ -121,3 +121,47 @@ def test_export_model_button_writes_a_package_and_reports_errors(sample_viewer, 
     with zipfile.ZipFile(tmp_path / "m.zip") as zf:
         assert "rdf.yaml" in zf.namelist()
     assert widget._load(str(tmp_path / "m.zip")).spec == spec
+
+
+def test_predict_into_a_foreign_folder_is_refused(sample_viewer, errors, qtbot, tmp_path):
+    """The job is built in a worker; its refusal still reaches the user, nothing is written."""
+    from napari_greentea.checkpoint import Checkpoint
+    from napari_greentea.models import dense_graph, preset
+    from napari_greentea.weights import init_weights
+    from napari_greentea.widgets._predict import PredictWidget
+
+    foreign = tmp_path / "mine.zarr"
+    foreign.mkdir()
+    (foreign / "notes.txt").write_text("not a prediction store")
+    predict = PredictWidget(sample_viewer)
+    spec = preset("u", "interactive")
+    predict.checkpoint = Checkpoint(spec=spec, weights=init_weights(dense_graph(spec), 0))
+    predict._output_edit.value = str(foreign)
+    snap = _snapshot(sample_viewer)
+    worker = predict._on_predict_clicked()
+    with qtbot.waitSignal(worker.finished, timeout=60_000):
+        pass
+    qtbot.waitUntil(lambda: predict.worker is None, timeout=5_000)
+    assert errors and errors[-1].startswith("cannot predict:")
+    assert predict.job is None and predict.layers == []
+    assert sorted(p.name for p in foreign.iterdir()) == ["notes.txt"]
+    _assert_same(sample_viewer, snap)
+
+
+def test_cancel_while_preparing_stops_before_any_block(sample_viewer, qtbot, tmp_path):
+    from napari_greentea.checkpoint import Checkpoint
+    from napari_greentea.models import dense_graph, preset
+    from napari_greentea.weights import init_weights
+    from napari_greentea.widgets._predict import PredictWidget
+
+    predict = PredictWidget(sample_viewer)
+    spec = preset("u", "interactive")
+    predict.checkpoint = Checkpoint(spec=spec, weights=init_weights(dense_graph(spec), 0))
+    predict._output_edit.value = str(tmp_path / "p.zarr")
+    worker = predict._on_predict_clicked()
+    predict._on_cancel_clicked()  # before the worker has handed over the job
+    with qtbot.waitSignal(worker.finished, timeout=60_000):
+        pass
+    qtbot.waitUntil(lambda: predict.worker is None, timeout=5_000)
+    if predict.job is not None:  # the worker prepared before the quit request arrived
+        assert len(predict.job.pending()) >= len(predict.job.blocks) - 1

@@ -122,6 +122,8 @@ def test_predict_cancel_and_resume(sample_viewer, qtbot, tmp_path, paint_scribbl
     predict._block_spin.value = 32
     predict._output_edit.value = str(tmp_path / "p.zarr")
     worker = predict._on_predict_clicked()
+    assert predict.job is None  # the job is built in the worker, off the GUI thread
+    qtbot.waitUntil(lambda: predict.job is not None, timeout=30_000)
     n_blocks = len(predict.job.blocks)
     with qtbot.waitSignal(worker.finished, timeout=60_000):
         qtbot.waitUntil(lambda: len(predict.queue) < n_blocks - 2, timeout=30_000)
