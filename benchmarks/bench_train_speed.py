@@ -3,10 +3,13 @@
 Run: ``python benchmarks/bench_train_speed.py [--seconds 8]``; writes
 ``benchmarks/results/train_speed.{json,md}``.
 
-Each cell trains the preset's default configuration (batch and output size
-of ``TrainConfig()``) on a 512^2 synthetic image with 3 % of its pixels
-scribbled, discards the first 2 s (compilation, first allocations), then
-counts iterations for ``--seconds``.
+Each cell trains the preset with the Train widget's recipe
+(``recipes.recipe("interactive")``: batch, patch, held-out strokes, weight
+averaging) on a 512^2 synthetic image with 3 % of its pixels scribbled,
+discards the first 2 s (compilation, first allocations), then counts
+iterations for ``--seconds``. torch cells run once per ``--threads`` value
+(torch's intra-op thread count), so the GUI's thread policy can be chosen
+from the busy rows.
 
 * ``bf16``: the same loop inside ``torch.autocast("cpu", dtype=torch.bfloat16)``;
   measured only where torch reports CPU bf16 support. The trainer does not
@@ -67,18 +70,24 @@ def bf16_supported() -> bool:
     return bool(check()) if check is not None else False
 
 
-def iterations_per_second(kind: str, backend: str, bf16: bool, seconds: float) -> float:
-    from napari_greentea.config import TrainConfig
+def iterations_per_second(kind: str, backend: str, bf16: bool, seconds: float,
+                          threads: int = 0) -> float:
     from napari_greentea.data.scribbles import scribbles_from_ground_truth
     from napari_greentea.events import IterationDone
     from napari_greentea.models import preset
+    from napari_greentea.recipes import recipe
     from napari_greentea.sample import synthetic_membranes
     from napari_greentea.train import LabeledImage, Trainer
 
+    if threads and backend.startswith("torch"):
+        import torch
+
+        torch.set_num_threads(threads)
     image, truth = synthetic_membranes((512, 512), seed=0)
     pairs = [LabeledImage(image, scribbles_from_ground_truth(truth, fraction=0.03, seed=0))]
-    trainer = Trainer(preset(kind, "interactive"), pairs,
-                      train=TrainConfig(iterations=10_000_000), backend=backend)
+    train, loss = recipe("interactive", train={"iterations": 10_000_000})
+    trainer = Trainer(preset(kind, "interactive"), pairs, train=train, loss=loss,
+                      backend=backend)
     start = first = None
     with _precision(bf16):  # autocast is thread-local: the generator runs in this thread
         for event in trainer.run():
@@ -94,13 +103,14 @@ def iterations_per_second(kind: str, backend: str, bf16: bool, seconds: float) -
     raise RuntimeError("training ended before the measurement did")
 
 
-def _cell(kind: str, backend: str, precision: str, load: str, seconds: float) -> dict:
+def _cell(kind: str, backend: str, precision: str, load: str, seconds: float,
+          threads: int) -> dict:
     """One measurement in a fresh process: a crash (or autocast state) stays in it."""
-    cmd = [sys.executable, __file__, "--cell", f"{kind},{backend},{precision},{load}",
+    cmd = [sys.executable, __file__, "--cell", f"{kind},{backend},{precision},{load},{threads}",
            "--seconds", str(seconds)]
     row = {"preset": f"{kind} interactive", "backend": backend, "precision": precision,
-           "load": load, "loadavg_1min_before": os.getloadavg()[0], "it_per_s": None,
-           "error": None}
+           "threads": threads, "load": load, "loadavg_1min_before": os.getloadavg()[0],
+           "it_per_s": None, "error": None}
     done = subprocess.run(cmd, capture_output=True, text=True, check=False)
     lines = done.stdout.strip().splitlines()
     if done.returncode == 0 and lines:
@@ -111,10 +121,11 @@ def _cell(kind: str, backend: str, precision: str, load: str, seconds: float) ->
 
 
 def _measure_cell(spec: str, seconds: float) -> None:
-    kind, backend, precision, load = spec.split(",")
+    kind, backend, precision, load, threads = spec.split(",")
     try:
         with _busy(load == "busy"):
-            rate = iterations_per_second(kind, backend, precision == "bf16", seconds)
+            rate = iterations_per_second(kind, backend, precision == "bf16", seconds,
+                                         int(threads))
         print(json.dumps({"it_per_s": rate}))
     except Exception as err:  # noqa: BLE001 - a failing cell is a result
         print(json.dumps({"error": f"{type(err).__name__}: {err}"}))
@@ -125,6 +136,8 @@ def main() -> dict | None:
     parser.add_argument("--seconds", type=float, default=8.0)
     parser.add_argument("--kinds", default="u,usk,sk,sw")
     parser.add_argument("--backends", default="torch-cpu,opencl")
+    parser.add_argument("--threads", default="0",
+                        help="torch thread counts to measure, comma-separated (0: torch's)")
     parser.add_argument("--cell", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.cell:
@@ -136,10 +149,13 @@ def main() -> dict | None:
     precisions = ["fp32"] + (["bf16"] if bf16_supported() else [])
     for kind in args.kinds.split(","):
         for backend in args.backends.split(","):
-            for precision in precisions if backend.startswith("torch") else ["fp32"]:
-                for load in ("idle", "busy"):
-                    rows.append(_cell(kind, backend, precision, load, args.seconds))
-                    print(json.dumps(rows[-1]), flush=True)
+            torch_cell = backend.startswith("torch")
+            for precision in precisions if torch_cell else ["fp32"]:
+                for threads in [int(t) for t in args.threads.split(",")] if torch_cell else [0]:
+                    for load in ("idle", "busy"):
+                        rows.append(_cell(kind, backend, precision, load, args.seconds,
+                                          threads))
+                        print(json.dumps(rows[-1]), flush=True)
     result = {"torch": torch.__version__, "threads": torch.get_num_threads(),
               "cpu_count": os.cpu_count(), "seconds": args.seconds,
               "bf16_supported": bf16_supported(), "rows": rows}
@@ -149,11 +165,12 @@ def main() -> dict | None:
               f"{result['cpu_count']} CPUs; {args.seconds:g} s per cell after {WARM_UP_S:g} s "
               "warm-up; busy = one extra process spinning a core")
     lines = [header, "",
-             "| preset | backend | precision | load | it/s | load avg before |",
-             "|---|---|---|---|---|---|"]
+             "| preset | backend | precision | threads | load | it/s | load avg before |",
+             "|---|---|---|---|---|---|---|"]
     for r in rows:
         rate = f"{r['it_per_s']:.2f}" if r["it_per_s"] is not None else f"failed ({r['error']})"
-        lines.append(f"| {r['preset']} | {r['backend']} | {r['precision']} | {r['load']} | "
+        lines.append(f"| {r['preset']} | {r['backend']} | {r['precision']} | "
+                     f"{r['threads'] or 'default'} | {r['load']} | "
                      f"{rate} | {r['loadavg_1min_before']:.1f} |")
     (RESULTS / "train_speed.md").write_text("\n".join(lines) + "\n")
     return result

@@ -81,7 +81,9 @@ def check_pairs(pairs: Sequence[LabeledImage], num_classes: int) -> None:
                 f"labels of image {i} use class {top} but the network has {num_classes} "
                 f"outputs; use labels 1..{num_classes} or raise num_classes"
             )
-        present.update(int(v) for v in np.unique(labels) if v > 0)
+        # one comparison per class (top <= num_classes): np.unique would sort every
+        # pixel, 0.3 s for a 30x512^2 stack on the GUI thread at Start
+        present.update(c for c in range(1, top + 1) if c not in present and (labels == c).any())
     if not present:
         raise TrainingError("no labeled pixels: paint some pixels of at least two classes")
     if len(present) < 2:
