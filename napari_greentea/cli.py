@@ -323,6 +323,7 @@ def _train_configs(args: argparse.Namespace) -> tuple[TrainConfig, LossConfig]:
         "lr": args.lr, "batch_size": args.batch, "output_size": args.patch,
         "holdout": args.holdout, "average": args.average,
         "validate_every": args.validate_every, "bf16": args.bf16 or None,
+        "threads": args.threads,
     }
     train = {k: v for k, v in given.items() if v is not None}
     loss = {k: v for k, v in (("kind", args.loss), ("class_balance", args.balance)) if v}
@@ -606,6 +607,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="EMA decay of the weights that predict (0 = off)")
     p.add_argument("--validate-every", type=COUNT, help="validate every N iterations")
     p.add_argument("--bf16", action="store_true", help="torch: bfloat16 autocast in training")
+    p.add_argument("--threads", type=COUNT,
+                   help="torch CPU threads for training (default: one per core)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--checkpoint-every", type=COUNT, default=0)
     p.add_argument("--backend", default=None)

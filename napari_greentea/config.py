@@ -219,6 +219,9 @@ class TrainConfig(_Serializable):
     predicts (and validates) with an exponential moving average of the
     weights with that decay per iteration. ``bf16`` runs the torch forward
     pass under bfloat16 autocast (the OpenCL backend stays in float32).
+    ``threads`` > 0 caps the CPU threads torch uses for training (0: torch's
+    default, one per core); inside napari the GUI keeps a core this way.
+    OpenCL ignores it: PoCL sizes its thread pool when its context starts.
     """
 
     iterations: int = 500
@@ -226,6 +229,7 @@ class TrainConfig(_Serializable):
     holdout: float = 0.0
     average: float = 0.0
     bf16: bool = False
+    threads: int = 0
     optimizer: Literal["adam", "sgd"] = "adam"
     lr: float = 1e-3
     momentum: float = 0.99
@@ -254,6 +258,8 @@ class TrainConfig(_Serializable):
             raise ValueError(f"lr must be > 0, got {self.lr}")
         if self.seconds < 0:
             raise ValueError(f"seconds must be >= 0 (0 = no time limit), got {self.seconds}")
+        if self.threads < 0:
+            raise ValueError(f"threads must be >= 0 (0 = torch's default), got {self.threads}")
         if not 0 <= self.holdout < 1:
             raise ValueError(f"holdout must lie in [0, 1), got {self.holdout}")
         if not 0 <= self.average < 1:

@@ -159,3 +159,30 @@ def test_throttle_iterations_keeps_other_events_and_the_last_iteration():
     assert out[0] == events[0] and out[-1] == events[-1]
     iterations = [e.iteration for e in out if isinstance(e, IterationDone)]
     assert iterations == [1, 5]  # the first, then the newest before the next other event
+
+
+def test_threads_cap_torch_in_the_training_thread_only(pair):
+    """``threads`` applies where training runs (OpenMP's count is per thread)."""
+    import threading
+
+    import torch
+
+    if torch.get_num_threads() < 2:
+        pytest.skip("needs torch with >= 2 threads to see a cap")
+    before = torch.get_num_threads()
+    seen = {}
+
+    def train() -> None:
+        trainer = Trainer(preset("u"), [LabeledImage(pair[0], pair[1])],
+                          train=TrainConfig(iterations=2, threads=1),
+                          backend="torch-cpu")
+        list(trainer.run())
+        seen["training thread"] = torch.get_num_threads()
+
+    worker = threading.Thread(target=train)
+    worker.start()
+    worker.join()
+    assert seen["training thread"] == 1
+    assert torch.get_num_threads() == before  # the caller's threads are left alone
+    with pytest.raises(ValueError, match="threads"):
+        TrainConfig(threads=-1)

@@ -51,6 +51,10 @@ class TorchTrainable:
         """One forward/backward/update on a batch; returns the loss value."""
         import torch
 
+        threads = self.train_config.threads
+        if threads and self.device.type == "cpu" and torch.get_num_threads() != threads:
+            # OpenMP's thread count is per calling thread: set it in the training thread
+            torch.set_num_threads(threads)
         for group in self.optimizer.param_groups:
             group["lr"] = lr
         x = torch.as_tensor(np.ascontiguousarray(images, np.float32), device=self.device)
