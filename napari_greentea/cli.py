@@ -495,7 +495,15 @@ def cmd_segment(args: argparse.Namespace) -> int:
                      threshold=args.threshold, seed_depth=args.seed_depth,
                      on_slice=lambda done, _: bar.update(done))
     bar.close()
-    write_labels(args.output, labels, overwrite=args.overwrite)
+    from .ngff_store import labels_target, write_labels_into
+
+    into = labels_target(args.output)
+    if into is not None:  # <store>/labels/<name>: an NGFF label image inside the store
+        store, name = into
+        write_labels_into(store, labels.astype(np.uint32, copy=False), name,
+                          overwrite=args.overwrite)
+    else:
+        write_labels(args.output, labels, overwrite=args.overwrite)
     count = len(np.unique(labels[labels > 0]))
     print(f"wrote {args.output}: {count} objects in {total} slice(s)")
     if gt is not None:
@@ -639,7 +647,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("segment", help="cell instances from a probability map (watershed)")
     p.add_argument("prob", help="class probabilities from predict (.tif/.zarr)")
-    p.add_argument("output", help="instance labels (.tif or .zarr, uint32)")
+    p.add_argument("output", help="instance labels (.tif or .zarr, uint32); "
+                   "PROB.zarr/labels/NAME adds them to the prediction store (OME-Zarr labels)")
     p.add_argument("--method", choices=("watershed", "threshold"), default="watershed")
     p.add_argument("--seeds", choices=("distance", "hminima"), default="distance")
     p.add_argument("--min-size", type=int, default=DEFAULT_MIN_SIZE,

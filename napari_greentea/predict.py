@@ -217,6 +217,8 @@ def create_sink(
     overwrite: bool = False,
     provenance: dict[str, Any] | None = None,
     inputs: tuple[Any, ...] = (),
+    scale: Sequence[float] | None = None,
+    units: Sequence[str] | None = None,
 ) -> tuple[Any, Any]:
     """Create (or reopen for resume) the zarr group holding ``prob`` and ``done``.
 
@@ -263,6 +265,10 @@ def create_sink(
         DONE_ARRAY, shape=grid, chunks=(1,) * len(grid), dtype="uint8", fill_value=0
     )
     group.attrs["greentea"] = {**meta, **(attrs or {}), **(provenance or {}), "complete": False}
+    if path is not None:
+        from .ngff_store import write_metadata
+
+        write_metadata(group, PROB_ARRAY, scale=scale, units=units)
     return prob, done
 
 
@@ -286,12 +292,26 @@ def _open_existing(path: str | os.PathLike[str]) -> Any:
 
 
 def mark_complete(sink: Any, complete: bool = True) -> None:
-    """Record in the store whether every block has been written."""
+    """Record in the store whether every block has been written.
+
+    A store on disk that becomes complete gets its OME-Zarr overview levels
+    (written from the finished level 0); an incomplete one lists level 0 only.
+    """
     import zarr
 
     parent = sink.path.rpartition("/")[0]
     group = zarr.open_group(sink.store, path=parent, mode="r+")
     meta = dict(group.attrs.get("greentea", {}))
+    if meta.get("complete") != complete and not isinstance(sink.store, zarr.storage.MemoryStore):
+        from .ngff_store import drop_levels, write_levels, write_metadata
+
+        # levels before the flag: a run killed in between recomputes them on rerun
+        levels = write_levels(group, PROB_ARRAY, meta["block"]) if complete else []
+        if not complete:
+            drop_levels(group)
+        write_metadata(group, PROB_ARRAY, levels=levels, scale=meta.get("scale"),
+                       units=meta.get("units"))
+        meta = dict(group.attrs.get("greentea", {}))
     meta["complete"] = complete
     group.attrs["greentea"] = meta
 
@@ -349,6 +369,8 @@ class PredictionJob:
         attrs: dict[str, Any] | None = None,
         model_fingerprint: str | None = None,
         source: str | os.PathLike[str] | None = None,
+        scale: Sequence[float] | None = None,
+        units: Sequence[str] | None = None,
     ) -> None:
         from .store import input_fingerprint
 
@@ -375,6 +397,8 @@ class PredictionJob:
             overwrite=overwrite,
             provenance=provenance,
             inputs=(source,),
+            scale=scale,
+            units=units,
         )
         self.blocks = plan_blocks(self.shape, self.geometry.block)
         #: Blocks an earlier run already wrote (resume), counted when the job is made.

@@ -197,7 +197,8 @@ class PredictWidget(Container):
             _make_job(ckpt, self._backend_picker.backend, self._tta_check.value,
                       layer_array(image), block=self._block_spin.value,
                       output=self._output_edit.value, overwrite=self._overwrite_check.value,
-                      source=image.source.path),
+                      source=image.source.path, scale=tuple(image.scale),
+                      units=tuple(str(u) for u in getattr(image, "units", ()) or ())),
             (focus[0] if len(focus) == 3 else None, focus[-2], focus[-1]),
             _progress={"desc": "Predicting"},
             _connect={"yielded": self._on_block, "errored": self._on_prepare_failed,
@@ -354,7 +355,8 @@ def _export(prob: Any, path: str) -> Path:
 
 
 def _make_job(ckpt: Any, backend: str | None, tta: bool, image: Any, *, block: int,
-              output: str, overwrite: bool, source: Any) -> Any:
+              output: str, overwrite: bool, source: Any, scale: tuple[float, ...],
+              units: tuple[str, ...]) -> Any:
     """A function that builds the prediction job (it runs in the worker)."""
 
     def make() -> Any:
@@ -368,6 +370,6 @@ def _make_job(ckpt: Any, backend: str | None, tta: bool, image: Any, *, block: i
                              attrs={"spec": ckpt.spec.to_dict(), "tta": tta},
                              model_fingerprint=model_fingerprint(
                                  ckpt.spec, ckpt.weights, ckpt.preprocess, tta=tta),
-                             source=source)
+                             source=source, scale=scale, units=units or None)
 
     return make
