@@ -42,7 +42,8 @@ def get_prediction_reader(path: Any) -> Callable[[Any], list[LayerData]] | None:
 
 
 def read_prediction_store(path: Any) -> list[LayerData]:
-    """One image layer per class, lazily backed by the store's ``prob`` array."""
+    """One image layer per class, lazily backed by the store's ``prob`` array
+    (and its OME-Zarr overview levels once the prediction is complete)."""
     import zarr
 
     from .predict import PROB_ARRAY
@@ -51,6 +52,9 @@ def read_prediction_store(path: Any) -> list[LayerData]:
         path = path[0]
     group = zarr.open_group(os.fspath(path), mode="r")
     prob, meta = group[PROB_ARRAY], dict(group.attrs.get("greentea", {}))
+    multiscales = dict(group.attrs.get("ome", {})).get("multiscales") or [{}]
+    paths = [d["path"] for d in multiscales[0].get("datasets", [])]
+    data = [group[p] for p in paths] if len(paths) > 1 and paths[0] == PROB_ARRAY else prob
     classes = meta.get("class_names") or [f"class {i}" for i in range(prob.shape[0])]
     stem = Path(path).name.removesuffix(".zarr")
     limit = 255.0 if np.dtype(prob.dtype) == np.uint8 else 1.0
@@ -62,7 +66,11 @@ def read_prediction_store(path: Any) -> list[LayerData]:
         "blending": "additive",
         "metadata": {"greentea": meta, "source": os.fspath(path)},
     }
-    return [(prob, kwargs, "image")]
+    if meta.get("scale"):
+        kwargs["scale"] = meta["scale"]
+    if isinstance(data, list):
+        kwargs["multiscale"] = True
+    return [(data, kwargs, "image")]
 
 
 def _level0(data: Any) -> np.ndarray:

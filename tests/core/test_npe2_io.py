@@ -103,3 +103,15 @@ def test_reader_declines_what_is_not_a_prediction_store(tmp_path):
     zarr.open_group(tmp_path / "other.zarr", mode="w").create_array("x", shape=(2,), dtype="u1")
     for path in ("empty.zarr", "other.zarr", "missing.zarr"):
         assert get_prediction_reader(str(tmp_path / path)) is None
+
+
+def test_complete_store_opens_with_its_overview_levels(plugins, tmp_path):
+    image = (np.random.default_rng(1).random((2, 160, 140)) * 255).astype(np.uint8)
+    tifffile.imwrite(tmp_path / "in.tif", image)
+    store = tmp_path / "pred.zarr"
+    assert main(["predict", str(tmp_path / "in.tif"), str(store), "--arch", "u",
+                 "--backend", "torch-cpu", "--block", "64"]) == 0
+    [(data, meta, kind)] = npe2.read([str(store)], stack=False, plugin_name="napari-greentea")
+    assert kind == "image" and meta["multiscale"] is True and meta["channel_axis"] == 0
+    assert [level.shape for level in data] == [(2, 2, 160, 140), (2, 2, 80, 70)]
+    assert meta["scale"] == [1.0, 1.0, 1.0]
