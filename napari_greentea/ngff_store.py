@@ -55,18 +55,31 @@ def _datasets(paths: Sequence[str], factors: Sequence[int], scale: Sequence[floa
 def write_metadata(group: Any, prob_path: str, *, levels: Sequence[tuple[str, int]] = (),
                    scale: Sequence[float] | None = None,
                    units: Sequence[str] | None = None, name: str = "probabilities") -> None:
-    """(Re)write the NGFF multiscales metadata of a store's ``prob`` and its levels."""
-    from ome_zarr.format import FormatV05
-    from ome_zarr.writer import write_multiscales_metadata
+    """(Re)write the NGFF multiscales metadata of a store's ``prob`` and its levels.
 
+    Axes and transformations are checked by ``ome-zarr``'s validators; the
+    ``ome`` attribute is written here rather than by ``ome_zarr.writer``,
+    whose import pulls in dask.array (a second per CLI run, before the
+    first block).
+    """
+    from ome_zarr.axes import Axes
+    from ome_zarr.format import FormatV05
+
+    fmt = FormatV05()
     ndim = len(group[prob_path].shape)
     scale = list(scale) if scale is not None else [1.0] * (ndim - 1)
     if len(scale) < ndim - 1:
         scale = [1.0] * (ndim - 1 - len(scale)) + list(scale)
     paths = [prob_path] + [p for p, _ in levels]
     factors = [1] + [f for _, f in levels]
-    write_multiscales_metadata(group, _datasets(paths, factors, scale, ndim), fmt=FormatV05(),
-                               axes=axes(ndim - 1, units), name=name)
+    datasets = _datasets(paths, factors, scale, ndim)
+    fmt.validate_coordinate_transformations(
+        ndim, len(datasets), [d["coordinateTransformations"] for d in datasets])
+    checked = Axes(axes(ndim - 1, units), fmt=fmt)
+    checked.validate()
+    ome = {"version": fmt.version,
+           "multiscales": [{"name": name, "axes": checked.to_list(fmt), "datasets": datasets}]}
+    group.attrs["ome"] = ome
     meta = dict(group.attrs.get("greentea", {}))
     meta["scale"] = [float(s) for s in scale][-(ndim - 1):]
     if units:
