@@ -16,7 +16,7 @@ import functools
 import logging
 import os
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -158,6 +158,88 @@ def _check_writable(output: str) -> None:
         raise PermissionError(f"output {output} is not writable (no write permission on {parent})")
 
 
+@dataclass
+class Submitted:
+    """One input's blocks handed to the cluster: what :func:`finish` needs to report."""
+
+    output: str
+    blocks: list[Block]
+    todo: list[Block]
+    futures: list[Any]
+    start: float
+
+
+def submit(
+    client: Any,
+    checkpoint: str | os.PathLike[str],
+    source: str | os.PathLike[str],
+    output: str | os.PathLike[str],
+    *,
+    key: str | None = None,
+    block: int = DEFAULT_BLOCK,
+    backend: str | None = None,
+    device: str | None = None,
+    dtype: str = "float32",
+    overwrite: bool = False,
+) -> Submitted:
+    """Create (or reopen) the store of ``source`` and submit one task per pending block.
+
+    Raises before submitting anything if the store belongs to another model,
+    image or geometry (``overwrite`` replaces a store this project wrote).
+    """
+    from .checkpoint import Checkpoint
+    from .models import dense_graph
+    from .store import input_fingerprint, model_fingerprint
+
+    checkpoint, source, output = (os.fspath(p) for p in (checkpoint, source, output))
+    ckpt = Checkpoint.load(checkpoint)
+    preprocess: PreprocessConfig = ckpt.preprocess
+    if preprocess.clahe:
+        raise ValueError("CLAHE needs whole slices in memory; it is not supported distributed")
+    graph = dense_graph(ckpt.spec)
+    image = _worker_input(source, key)
+    shape = check_image(image)
+    geometry = TileGeometry.for_graph(graph, block)
+    _check_writable(output)
+    provenance = {
+        "model": model_fingerprint(ckpt.spec, ckpt.weights, preprocess),
+        "input": input_fingerprint(image, source),
+    }
+    prob, done = create_sink(output, shape, graph.num_classes, geometry.block, dtype=dtype,
+                             attrs={"graph": graph.description, "checkpoint": checkpoint},
+                             overwrite=overwrite, provenance=provenance, inputs=(source,))
+    blocks = plan_blocks(shape, geometry.block)
+    todo = pending_blocks(blocks, done, prob)
+    zs = sorted({b.z for b in todo}, key=lambda z: -1 if z is None else z)
+    norms = {z: slice_stats(image, z, preprocess) for z in zs}
+    futures = [
+        client.submit(
+            predict_block_task, blk, checkpoint=checkpoint, source=source, array_key=key,
+            output=output, geometry=geometry, norm=(norms[blk.z].lo, norms[blk.z].hi),
+            backend=backend, device=device, dtype=dtype, key=f"greentea-block-{blk.index}-"
+            f"{os.path.basename(output)}", retries=2, pure=False,
+        )
+        for blk in todo
+    ]
+    return Submitted(output, blocks, todo, futures, time.perf_counter())
+
+
+def finish(client: Any, run: Submitted, seconds: float | None = None) -> DistributedSummary:
+    """Read back which blocks are written, record completeness, count what was computed."""
+    seconds = time.perf_counter() - run.start if seconds is None else seconds
+    prob, done = _open_output(run.output)
+    remaining = pending_blocks(run.blocks, done, prob)
+    mark_complete(prob, not remaining)
+    left = {b.index for b in remaining}
+    computed = [b for b in run.todo if b.index not in left]
+    pixels = sum((b.y[1] - b.y[0]) * (b.x[1] - b.x[0]) for b in computed)
+    return DistributedSummary(
+        len(run.blocks), len(computed), len(run.blocks) - len(run.todo), seconds,
+        pixels / seconds if seconds else 0.0, len(client.scheduler_info()["workers"]),
+        len(remaining),
+    )
+
+
 def predict_distributed(
     client: Any,
     checkpoint: str | os.PathLike[str],
@@ -184,59 +266,81 @@ def predict_distributed(
     """
     from distributed import as_completed
 
-    from .checkpoint import Checkpoint
-    from .models import dense_graph
-    from .store import input_fingerprint, model_fingerprint
-
-    checkpoint, source, output = (os.fspath(p) for p in (checkpoint, source, output))
-    ckpt = Checkpoint.load(checkpoint)
-    preprocess: PreprocessConfig = ckpt.preprocess
-    if preprocess.clahe:
-        raise ValueError("CLAHE needs whole slices in memory; it is not supported distributed")
-    graph = dense_graph(ckpt.spec)
-    image = _worker_input(source, key)
-    shape = check_image(image)
-    geometry = TileGeometry.for_graph(graph, block)
-    _check_writable(output)
-    provenance = {
-        "model": model_fingerprint(ckpt.spec, ckpt.weights, preprocess),
-        "input": input_fingerprint(image, source),
-    }
-    prob, done = create_sink(output, shape, graph.num_classes, geometry.block, dtype=dtype,
-                             attrs={"graph": graph.description, "checkpoint": checkpoint},
-                             overwrite=overwrite, provenance=provenance, inputs=(source,))
-    blocks = plan_blocks(shape, geometry.block)
-    todo = pending_blocks(blocks, done, prob)
-    zs = sorted({b.z for b in todo}, key=lambda z: -1 if z is None else z)
-    norms = {z: slice_stats(image, z, preprocess) for z in zs}
-    start = time.perf_counter()
-    futures = [
-        client.submit(
-            predict_block_task, blk, checkpoint=checkpoint, source=source, array_key=key,
-            output=output, geometry=geometry, norm=(norms[blk.z].lo, norms[blk.z].hi),
-            backend=backend, device=device, dtype=dtype, key=f"greentea-block-{blk.index}-"
-            f"{os.path.basename(output)}", retries=2, pure=False,
-        )
-        for blk in todo
-    ]
-    for n, _ in enumerate(_completed(as_completed(futures)), start=1):
+    run = submit(client, checkpoint, source, output, key=key, block=block, backend=backend,
+                 device=device, dtype=dtype, overwrite=overwrite)
+    reused = len(run.blocks) - len(run.todo)
+    for n, _ in enumerate(_completed(as_completed(run.futures)), start=1):
         if on_block:
-            on_block(len(blocks) - len(todo) + n, len(blocks))
+            on_block(reused + n, len(run.blocks))
+        if stop is not None and stop.is_set():
+            client.cancel(run.futures)
+            break
+    return finish(client, run)
+
+
+#: Per input: the summary of what was written (None if nothing could start) and the error.
+Outcome = tuple[DistributedSummary | None, BaseException | None]
+
+
+def predict_many(
+    client: Any,
+    checkpoint: str | os.PathLike[str],
+    jobs: Sequence[tuple[str, str]],
+    *,
+    key: str | None = None,
+    block: int = DEFAULT_BLOCK,
+    backend: str | None = None,
+    device: str | None = None,
+    dtype: str = "float32",
+    overwrite: bool = False,
+    on_block: Callable[[int, int, int], None] | None = None,
+    stop: Any = None,
+) -> list[Outcome]:
+    """Predict several ``(source, output)`` pairs with all their blocks in one queue.
+
+    Every input's blocks are submitted before any is awaited, so the workers
+    stay busy across file boundaries instead of idling at the end of each
+    file. An input that cannot be opened, or whose blocks fail after dask's
+    retries, gets its error in the result; the other inputs finish.
+    ``on_block(i, done, total)`` reports progress of input ``i``.
+    """
+    from distributed import as_completed
+
+    runs: list[Submitted | BaseException] = []
+    owner: dict[str, int] = {}
+    for i, (source, output) in enumerate(jobs):
+        try:
+            run = submit(client, checkpoint, source, output, key=key, block=block,
+                         backend=backend, device=device, dtype=dtype, overwrite=overwrite)
+        except Exception as err:  # noqa: BLE001 - a bad input is reported, the others run
+            runs.append(err)
+            continue
+        runs.append(run)
+        owner.update({f.key: i for f in run.futures})
+    done = [len(r.blocks) - len(r.todo) if isinstance(r, Submitted) else 0 for r in runs]
+    ended = {i: r.start for i, r in enumerate(runs) if isinstance(r, Submitted)}
+    failed: dict[int, BaseException] = {}
+    futures = [f for r in runs if isinstance(r, Submitted) for f in r.futures]
+    for future in as_completed(futures):
+        i = owner[future.key]
+        ended[i] = time.perf_counter()
+        if future.status == "error":
+            failed.setdefault(i, future.exception())
+        else:
+            done[i] += 1
+            if on_block:
+                on_block(i, done[i], len(runs[i].blocks))  # type: ignore[union-attr]
         if stop is not None and stop.is_set():
             client.cancel(futures)
             break
-    seconds = time.perf_counter() - start
-    prob, done = _open_output(output)
-    remaining = pending_blocks(blocks, done, prob)
-    mark_complete(prob, not remaining)
-    left = {b.index for b in remaining}
-    computed = [b for b in todo if b.index not in left]
-    pixels = sum((b.y[1] - b.y[0]) * (b.x[1] - b.x[0]) for b in computed)
-    return DistributedSummary(
-        len(blocks), len(computed), len(blocks) - len(todo), seconds,
-        pixels / seconds if seconds else 0.0, len(client.scheduler_info()["workers"]),
-        len(remaining),
-    )
+    outcomes: list[Outcome] = []
+    for i, run in enumerate(runs):
+        if isinstance(run, BaseException):
+            outcomes.append((None, run))
+            continue
+        summary = finish(client, run, ended[i] - run.start)
+        outcomes.append((summary, failed.get(i)))
+    return outcomes
 
 
 def _completed(futures: Any) -> Iterator[Any]:
