@@ -496,6 +496,10 @@ def cmd_train(args: argparse.Namespace) -> int:
     from .sample import CLASS_NAMES, isbi_labels_to_classes
     from .train import LabeledImage, Trainer
 
+    if args.project:
+        return _train_project(args)
+    if not (args.image and args.labels and args.output):
+        raise ValueError("give IMAGE LABELS --output CHECKPOINT, or --project PROJECT")
     image = np.asarray(read_image(args.image, key=args.image_key))
     labels = np.asarray(read_image(args.labels, key=args.labels_key))
     spec = _spec(args)
@@ -514,6 +518,44 @@ def cmd_train(args: argparse.Namespace) -> int:
     run_training(trainer, f"train {args.arch}/{args.preset} on {backend_label(trainer.backend)}",
                  args.stop)
     print(f"wrote checkpoint {args.output} (iteration {trainer.iteration})")
+    return 0
+
+
+def _train_project(args: argparse.Namespace) -> int:
+    """``train --project P``: the project's image, labels and settings; the model goes back in."""
+    from .backend import backend_label
+    from .project import MODEL_FILE, attach_checkpoint, load_project
+    from .sample import CLASS_NAMES
+    from .train import LabeledImage, Trainer
+
+    if args.image or args.labels or args.slices or args.isbi_labels:
+        raise ValueError("--project brings its own image and labels; drop IMAGE/LABELS, "
+                         "--slices and --isbi-labels")
+    project = load_project(args.project)
+    image, labels = project.training_pair()
+    spec, train, loss = project.train_configs()
+    _check_label_values(labels, spec.num_classes, f"the labels of {project.folder}")
+    seconds = args.seconds if args.seconds is not None else 60.0 * (args.minutes or 0.0)
+    given = {
+        "iterations": args.iterations if args.iterations is not None else (
+            10**9 if seconds else None),
+        "seconds": seconds or None, "lr": args.lr, "batch_size": args.batch,
+        "output_size": args.patch, "holdout": args.holdout, "average": args.average,
+        "validate_every": args.validate_every, "bf16": args.bf16 or None,
+        "checkpoint_every": args.checkpoint_every or None,
+    }
+    output = args.output or str(project.folder / MODEL_FILE)
+    train = train.replace(output=output, **{k: v for k, v in given.items() if v is not None})
+    loss = loss.replace(**{k: v for k, v in (("kind", args.loss),
+                                             ("class_balance", args.balance)) if v})
+    names = project.class_names or (CLASS_NAMES if spec.num_classes == 2 else ())
+    trainer = Trainer(spec, [LabeledImage(image, labels)], train=train, loss=loss,
+                      backend=args.backend, class_names=names)
+    run_training(trainer, f"train {project.folder.name} ({spec.kind}) on "
+                 f"{backend_label(trainer.backend)}", args.stop)
+    if not args.output:
+        attach_checkpoint(project.folder)
+    print(f"wrote checkpoint {output} (iteration {trainer.iteration})")
     return 0
 
 
@@ -707,12 +749,16 @@ def build_parser() -> argparse.ArgumentParser:
                    help="start a LocalCluster with N worker processes")
     p.set_defaults(func=cmd_predict)
 
-    p = sub.add_parser("train", help="train on an image and its labels")
-    p.add_argument("image")
-    p.add_argument("labels", help="0 = unlabeled, 1..K classes (or ISBI with --isbi-labels)")
+    p = sub.add_parser("train", help="train on an image and its labels, or on a project")
+    p.add_argument("image", nargs="?")
+    p.add_argument("labels", nargs="?",
+                   help="0 = unlabeled, 1..K classes (or ISBI with --isbi-labels)")
+    p.add_argument("--project", help="a project saved by the Train widget (name.greentea): "
+                   "its image, labels and settings; the checkpoint goes into the project "
+                   "unless --output is given; options given here override its settings")
     p.add_argument("--image-key", help="dataset inside a zarr/HDF5/N5 image (or path:/key)")
     p.add_argument("--labels-key", help="dataset inside a zarr/HDF5/N5 labels file")
-    p.add_argument("--output", required=True, help="checkpoint path (.npz)")
+    p.add_argument("--output", help="checkpoint path (.npz); required without --project")
     _arch_args(p)
     p.add_argument("--loss", choices=loss_names(), help="default: the preset's recipe")
     p.add_argument("--balance", choices=CLASS_BALANCES, help="default: the preset's recipe")
