@@ -253,7 +253,7 @@ def predict_files_distributed(
 ) -> BatchSummary:
     """Like :func:`predict_files` on a dask cluster: every input's blocks in one queue.
 
-    ``options`` are those of :func:`distributed.predict_many` (key, block,
+    ``options`` are those of :func:`distributed.submit` (key, block,
     backend, device, dtype, overwrite). ``checkpoint`` is an ``.npz`` path the
     workers can read.
     """

@@ -246,18 +246,14 @@ def predict_distributed(
     source: str | os.PathLike[str],
     output: str | os.PathLike[str],
     *,
-    key: str | None = None,
-    block: int = DEFAULT_BLOCK,
-    backend: str | None = None,
-    device: str | None = None,
-    dtype: str = "float32",
     on_block: Callable[[int, int], None] | None = None,
-    overwrite: bool = False,
     stop: Any = None,
+    **options: Any,
 ) -> DistributedSummary:
     """Predict ``source`` (zarr/TIFF/npy path) into the zarr store ``output``.
 
-    ``on_block(done, total)`` is called as blocks finish (progress bar).
+    ``options`` are those of :func:`submit` (key, block, backend, device,
+    dtype, overwrite). ``on_block(done, total)`` is called as blocks finish.
     Reruns skip blocks already written, after checking that the store is a
     prediction of the same model and image. Raises ``ValueError`` if
     ``output`` exists with another shape/block/model/image (``overwrite``
@@ -266,8 +262,7 @@ def predict_distributed(
     """
     from distributed import as_completed
 
-    run = submit(client, checkpoint, source, output, key=key, block=block, backend=backend,
-                 device=device, dtype=dtype, overwrite=overwrite)
+    run = submit(client, checkpoint, source, output, **options)
     reused = len(run.blocks) - len(run.todo)
     for n, _ in enumerate(_completed(as_completed(run.futures)), start=1):
         if on_block:
@@ -287,14 +282,9 @@ def predict_many(
     checkpoint: str | os.PathLike[str],
     jobs: Sequence[tuple[str, str]],
     *,
-    key: str | None = None,
-    block: int = DEFAULT_BLOCK,
-    backend: str | None = None,
-    device: str | None = None,
-    dtype: str = "float32",
-    overwrite: bool = False,
     on_block: Callable[[int, int, int], None] | None = None,
     stop: Any = None,
+    **options: Any,
 ) -> list[Outcome]:
     """Predict several ``(source, output)`` pairs with all their blocks in one queue.
 
@@ -302,7 +292,8 @@ def predict_many(
     stay busy across file boundaries instead of idling at the end of each
     file. An input that cannot be opened, or whose blocks fail after dask's
     retries, gets its error in the result; the other inputs finish.
-    ``on_block(i, done, total)`` reports progress of input ``i``.
+    ``on_block(i, done, total)`` reports progress of input ``i``; ``options``
+    are those of :func:`submit`.
     """
     from distributed import as_completed
 
@@ -310,8 +301,7 @@ def predict_many(
     owner: dict[str, int] = {}
     for i, (source, output) in enumerate(jobs):
         try:
-            run = submit(client, checkpoint, source, output, key=key, block=block,
-                         backend=backend, device=device, dtype=dtype, overwrite=overwrite)
+            run = submit(client, checkpoint, source, output, **options)
         except Exception as err:  # noqa: BLE001 - a bad input is reported, the others run
             runs.append(err)
             continue
