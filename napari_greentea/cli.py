@@ -531,6 +531,9 @@ def _train_project(args: argparse.Namespace) -> int:
     if args.image or args.labels or args.slices or args.isbi_labels:
         raise ValueError("--project brings its own image and labels; drop IMAGE/LABELS, "
                          "--slices and --isbi-labels")
+    if args.knob or args.fmaps is not None or args.depth is not None:
+        raise ValueError("--project brings its own network; --knob/--fmaps/--depth do not "
+                         "apply (change them in the Train widget and save the project)")
     project = load_project(args.project)
     image, labels = project.training_pair()
     spec, train, loss = project.train_configs()
@@ -754,8 +757,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("labels", nargs="?",
                    help="0 = unlabeled, 1..K classes (or ISBI with --isbi-labels)")
     p.add_argument("--project", help="a project saved by the Train widget (name.greentea): "
-                   "its image, labels and settings; the checkpoint goes into the project "
-                   "unless --output is given; options given here override its settings")
+                   "its image, labels, network and settings; the checkpoint goes into the project "
+                   "unless --output is given; schedule and loss options given here override "
+                   "its settings (--arch/--preset/--knob do not apply)")
     p.add_argument("--image-key", help="dataset inside a zarr/HDF5/N5 image (or path:/key)")
     p.add_argument("--labels-key", help="dataset inside a zarr/HDF5/N5 labels file")
     p.add_argument("--output", help="checkpoint path (.npz); required without --project")

@@ -118,6 +118,7 @@ def test_train_project_writes_the_model_back(pieces, tmp_path, capsys):
                  "--backend", "torch-cpu"]) == 0
     assert Checkpoint.load(out).iteration == 2 and load_project(folder).checkpoint.iteration == 3
     assert main(["train", "--project", str(folder), str(tmp_path / "x.tif")]) == 2
+    assert main(["train", "--project", str(folder), "--depth", "3"]) == 2
     assert main(["train", str(tmp_path / "x.tif")]) == 2
     assert "--project" in capsys.readouterr().err
 
