@@ -1,4 +1,4 @@
-"""npe2 reader for prediction stores; TIFF and OME-Zarr writers for image and labels layers.
+"""npe2 readers for prediction stores and projects; TIFF and OME-Zarr writers for layers.
 
 Plain functions on layer data (no Qt, no napari import), so File > Open and
 File > Save in napari, and scripts through ``npe2.read``/``npe2.write``,
@@ -71,6 +71,28 @@ def read_prediction_store(path: Any) -> list[LayerData]:
     if isinstance(data, list):
         kwargs["multiscale"] = True
     return [(data, kwargs, "image")]
+
+
+def get_project_reader(path: Any) -> Callable[[Any], list[LayerData]] | None:
+    """A reader for a project folder (``name.greentea``) or its ``project.json``."""
+    from .project import MANIFEST, is_project
+
+    if isinstance(path, (list, tuple)):
+        if len(path) != 1:
+            return None
+        path = path[0]
+    folder = Path(path)
+    folder = folder.parent if folder.name == MANIFEST else folder
+    return read_project if is_project(folder) else None
+
+
+def read_project(path: Any) -> list[LayerData]:
+    """The project's image and its linked labels layer (the model loads in the Train widget)."""
+    from .project import layer_data, load_project
+
+    if isinstance(path, (list, tuple)):
+        path = path[0]
+    return layer_data(load_project(path))
 
 
 def _level0(data: Any) -> np.ndarray:

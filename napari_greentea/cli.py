@@ -242,24 +242,36 @@ def _resume_note(zarr_out: str | None, done: int, total: int) -> str:
             "run the same command again to resume")
 
 
-def _predict_distributed(args: argparse.Namespace) -> int:
-    import tempfile
-
-    from .distributed import connect, predict_distributed
-    from .export.package import is_package
-
-    if not args.output.endswith(".zarr"):
-        raise ValueError("distributed prediction writes zarr: give an output ending in .zarr")
+def _check_distributed_flags(args: argparse.Namespace) -> None:
     if args.scheduler and args.workers:
         raise ValueError("--workers starts a local cluster, --scheduler uses an existing one: "
                          "give one of them")
     if args.preview:
         raise ValueError("--preview is not available with --workers/--scheduler")
+    if args.tta:
+        raise ValueError("--tta is not available with --workers/--scheduler")
     _check_model_flags(args)
-    checkpoint = args.checkpoint
+
+
+def _worker_checkpoint(args: argparse.Namespace, folder: str) -> str:
+    """An .npz path dask workers can load: --checkpoint, or the model saved into ``folder``."""
+    from .export.package import is_package
+
+    if args.checkpoint and not is_package(args.checkpoint):
+        return str(args.checkpoint)
+    return str(_model(args).save(Path(folder) / "model.npz"))
+
+
+def _predict_distributed(args: argparse.Namespace) -> int:
+    import tempfile
+
+    from .distributed import connect, predict_distributed
+
+    if not args.output.endswith(".zarr"):
+        raise ValueError("distributed prediction writes zarr: give an output ending in .zarr")
+    _check_distributed_flags(args)
     with tempfile.TemporaryDirectory() as tmp:
-        if not checkpoint or is_package(checkpoint):  # workers load .npz checkpoints
-            checkpoint = str(_model(args).save(Path(tmp) / "model.npz"))
+        checkpoint = _worker_checkpoint(args, tmp)
         client = connect(args.scheduler, args.workers)
         try:
             bar = Progress(1, "predict (dask)")
@@ -287,6 +299,12 @@ def cmd_predict(args: argparse.Namespace) -> int:
     from .io import check_output_file, read_image, write_png_preview, write_tiff
     from .store import check_output_path
 
+    if args.out is not None:
+        return _predict_many(args)
+    if len(args.paths) != 2:
+        raise ValueError(f"give INPUT OUTPUT (got {len(args.paths)} paths), or several "
+                         "inputs with --out FOLDER")
+    args.input, args.output = args.paths
     output = args.output
     check_output_path(output, (args.input,))
     to_zarr = output.endswith(".zarr")
@@ -308,6 +326,103 @@ def cmd_predict(args: argparse.Namespace) -> int:
         write_png_preview(args.preview, image, prob[-1])
     print(f"wrote {output}: {tuple(prob.shape)} class probabilities ({len(job.blocks)} blocks)")
     return 0
+
+
+def _predict_many(args: argparse.Namespace) -> int:
+    """``predict [MODEL] INPUT... --out DIR``: a store per input and a summary; 1 if any failed."""
+    from .batch import expand_inputs, format_table
+
+    paths = list(args.paths)
+    if not args.checkpoint and paths[0].lower().endswith((".npz", ".zip")):
+        args.checkpoint = paths.pop(0)  # not an image suffix: the model
+    if not paths:
+        raise ValueError("no inputs: give images, folders or quoted globs after the model")
+    for flag in ("preview", "last_class_only"):
+        if getattr(args, flag):
+            raise ValueError(f"--{flag.replace('_', '-')} needs a single OUTPUT; "
+                             "--out writes one .zarr store per input")
+    inputs, ignored = expand_inputs(paths)
+    if ignored:
+        shown = ", ".join(Path(i).name for i in ignored[:5]) + (" ..." if len(ignored) > 5 else "")
+        print(f"ignoring {len(ignored)} non-image entr{'y' if len(ignored) == 1 else 'ies'}: "
+              f"{shown}", file=sys.stderr)
+    print(f"predicting {len(inputs)} input(s) into {args.out}", file=sys.stderr)
+    if args.scheduler or args.workers:
+        summary = _predict_many_distributed(args, inputs)
+    else:
+        summary = _predict_many_local(args, inputs)
+    print(format_table(summary))
+    print(f"wrote {Path(args.out) / 'summary.json'}")
+    if args.stop.is_set() and any(f.status == "incomplete" for f in summary.files):
+        raise Interrupted("interrupted; run the same command again to resume")
+    if summary.failed:
+        print(f"greentea predict: {len(summary.failed)} of {len(summary.files)} input(s) failed",
+              file=sys.stderr)
+        return 1
+    return 0
+
+
+def _predict_many_local(args: argparse.Namespace, inputs: list[str]) -> Any:
+    from .backend import backend_label, get_backend
+    from .batch import predict_files
+
+    model = _model(args)
+    backend = get_backend(args.backend, args.device)
+    bars: dict[int, Progress] = {}
+
+    print(f"predicting on {backend_label(backend)}", file=sys.stderr)
+
+    def on_block(i: int, done: int, total: int) -> None:
+        if i not in bars:
+            bars[i] = Progress(total, f"[{i + 1}/{len(inputs)}] {Path(inputs[i]).name}")
+        bars[i].update(done)
+
+    def on_file(i: int, result: Any) -> None:
+        if i in bars:
+            bars.pop(i).close()
+        if result.status == "skipped":
+            print(f"[{i + 1}/{len(inputs)}] {Path(result.input).name}: already complete",
+                  file=sys.stderr)
+        elif result.status == "failed":
+            print(f"[{i + 1}/{len(inputs)}] {Path(result.input).name}: {result.error}",
+                  file=sys.stderr)
+
+    return predict_files(model, inputs, args.out, backend=backend, block=args.block,
+                         dtype=args.dtype, key=args.key, tta=args.tta, overwrite=args.overwrite,
+                         on_block=on_block, on_file=on_file, stop=args.stop)
+
+
+def _predict_many_distributed(args: argparse.Namespace, inputs: list[str]) -> Any:
+    import tempfile
+
+    from .batch import predict_files_distributed
+    from .checkpoint import Checkpoint
+    from .distributed import connect
+    from .store import model_fingerprint
+
+    _check_distributed_flags(args)
+    with tempfile.TemporaryDirectory() as tmp:
+        checkpoint = _worker_checkpoint(args, tmp)
+        model = Checkpoint.load(checkpoint)
+        client = connect(args.scheduler, args.workers)
+        bar = Progress(1, f"predict {len(inputs)} input(s) (dask)")
+        seen: dict[int, tuple[int, int]] = {}
+
+        def on_block(i: int, done: int, total: int) -> None:
+            seen[i] = (done, total)
+            bar.total = max(bar.total, sum(t for _, t in seen.values()))
+            bar.update(sum(d for d, _ in seen.values()))
+
+        try:
+            summary = predict_files_distributed(
+                client, checkpoint, inputs, args.out, on_block=on_block, stop=args.stop,
+                fingerprint=model_fingerprint(model.spec, model.weights, model.preprocess),
+                key=args.key, block=args.block, backend=args.backend, device=args.device,
+                dtype=args.dtype, overwrite=args.overwrite)
+            bar.close()
+        finally:
+            client.close()
+    return summary
 
 
 # ---------------------------------------------------------------- train
@@ -379,6 +494,10 @@ def cmd_train(args: argparse.Namespace) -> int:
     from .sample import CLASS_NAMES, isbi_labels_to_classes
     from .train import LabeledImage, Trainer
 
+    if args.project:
+        return _train_project(args)
+    if not (args.image and args.labels and args.output):
+        raise ValueError("give IMAGE LABELS --output CHECKPOINT, or --project PROJECT")
     image = np.asarray(read_image(args.image, key=args.image_key))
     labels = np.asarray(read_image(args.labels, key=args.labels_key))
     spec = _spec(args)
@@ -397,6 +516,47 @@ def cmd_train(args: argparse.Namespace) -> int:
     run_training(trainer, f"train {args.arch}/{args.preset} on {backend_label(trainer.backend)}",
                  args.stop)
     print(f"wrote checkpoint {args.output} (iteration {trainer.iteration})")
+    return 0
+
+
+def _train_project(args: argparse.Namespace) -> int:
+    """``train --project P``: the project's image, labels and settings; the model goes back in."""
+    from .backend import backend_label
+    from .project import MODEL_FILE, attach_checkpoint, load_project
+    from .sample import CLASS_NAMES
+    from .train import LabeledImage, Trainer
+
+    if args.image or args.labels or args.slices or args.isbi_labels:
+        raise ValueError("--project brings its own image and labels; drop IMAGE/LABELS, "
+                         "--slices and --isbi-labels")
+    if args.knob or args.fmaps is not None or args.depth is not None:
+        raise ValueError("--project brings its own network; --knob/--fmaps/--depth do not "
+                         "apply (change them in the Train widget and save the project)")
+    project = load_project(args.project)
+    image, labels = project.training_pair()
+    spec, train, loss = project.train_configs()
+    _check_label_values(labels, spec.num_classes, f"the labels of {project.folder}")
+    seconds = args.seconds if args.seconds is not None else 60.0 * (args.minutes or 0.0)
+    given = {
+        "iterations": args.iterations if args.iterations is not None else (
+            10**9 if seconds else None),
+        "seconds": seconds or None, "lr": args.lr, "batch_size": args.batch,
+        "output_size": args.patch, "holdout": args.holdout, "average": args.average,
+        "validate_every": args.validate_every, "bf16": args.bf16 or None,
+        "checkpoint_every": args.checkpoint_every or None,
+    }
+    output = args.output or str(project.folder / MODEL_FILE)
+    train = train.replace(output=output, **{k: v for k, v in given.items() if v is not None})
+    loss = loss.replace(**{k: v for k, v in (("kind", args.loss),
+                                             ("class_balance", args.balance)) if v})
+    names = project.class_names or (CLASS_NAMES if spec.num_classes == 2 else ())
+    trainer = Trainer(spec, [LabeledImage(image, labels)], train=train, loss=loss,
+                      backend=args.backend, class_names=names)
+    run_training(trainer, f"train {project.folder.name} ({spec.kind}) on "
+                 f"{backend_label(trainer.backend)}", args.stop)
+    if not args.output:
+        attach_checkpoint(project.folder)
+    print(f"wrote checkpoint {output} (iteration {trainer.iteration})")
     return 0
 
 
@@ -575,9 +735,15 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("info", help="backends, devices, versions").set_defaults(func=cmd_info)
 
-    p = sub.add_parser("predict", help="tiled prediction of an image or stack")
-    p.add_argument("input", help="image, or container with dataset key: stack.h5:/volumes/raw")
-    p.add_argument("output", help="out.zarr (chunked, resumable) or out.tif")
+    p = sub.add_parser("predict", help="tiled prediction of an image or stack, or of many")
+    p.add_argument("paths", nargs="+", metavar="PATH",
+                   help="INPUT OUTPUT: one image (or container with dataset key: "
+                   "stack.h5:/volumes/raw) into out.zarr (chunked, resumable) or out.tif; "
+                   "with --out: [MODEL.npz] INPUT... where each INPUT is an image, a folder "
+                   "or a quoted glob ('raw/*.tif')")
+    p.add_argument("--out", metavar="FOLDER",
+                   help="predict every INPUT into FOLDER/<name>.zarr and write "
+                   "FOLDER/summary.json; a rerun skips complete outputs and resumes partial ones")
     p.add_argument("--key", help="dataset inside a zarr/HDF5/N5 input (or path:/key)")
     _model_args(p)
     p.add_argument("--overwrite", action="store_true",
@@ -592,12 +758,17 @@ def build_parser() -> argparse.ArgumentParser:
                    help="start a LocalCluster with N worker processes")
     p.set_defaults(func=cmd_predict)
 
-    p = sub.add_parser("train", help="train on an image and its labels")
-    p.add_argument("image")
-    p.add_argument("labels", help="0 = unlabeled, 1..K classes (or ISBI with --isbi-labels)")
+    p = sub.add_parser("train", help="train on an image and its labels, or on a project")
+    p.add_argument("image", nargs="?")
+    p.add_argument("labels", nargs="?",
+                   help="0 = unlabeled, 1..K classes (or ISBI with --isbi-labels)")
+    p.add_argument("--project", help="a project saved by the Train widget (name.greentea): "
+                   "its image, labels, network and settings; the checkpoint goes into the project "
+                   "unless --output is given; schedule and loss options given here override "
+                   "its settings (--arch/--preset/--knob do not apply)")
     p.add_argument("--image-key", help="dataset inside a zarr/HDF5/N5 image (or path:/key)")
     p.add_argument("--labels-key", help="dataset inside a zarr/HDF5/N5 labels file")
-    p.add_argument("--output", required=True, help="checkpoint path (.npz)")
+    p.add_argument("--output", help="checkpoint path (.npz); required without --project")
     _arch_args(p)
     p.add_argument("--loss", choices=loss_names(), help="default: the preset's recipe")
     p.add_argument("--balance", choices=CLASS_BALANCES, help="default: the preset's recipe")

@@ -16,7 +16,7 @@ import functools
 import logging
 import os
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -158,7 +158,18 @@ def _check_writable(output: str) -> None:
         raise PermissionError(f"output {output} is not writable (no write permission on {parent})")
 
 
-def predict_distributed(
+@dataclass
+class Submitted:
+    """One input's blocks handed to the cluster: what :func:`finish` needs to report."""
+
+    output: str
+    blocks: list[Block]
+    todo: list[Block]
+    futures: list[Any]
+    start: float
+
+
+def submit(
     client: Any,
     checkpoint: str | os.PathLike[str],
     source: str | os.PathLike[str],
@@ -169,21 +180,13 @@ def predict_distributed(
     backend: str | None = None,
     device: str | None = None,
     dtype: str = "float32",
-    on_block: Callable[[int, int], None] | None = None,
     overwrite: bool = False,
-    stop: Any = None,
-) -> DistributedSummary:
-    """Predict ``source`` (zarr/TIFF/npy path) into the zarr store ``output``.
+) -> Submitted:
+    """Create (or reopen) the store of ``source`` and submit one task per pending block.
 
-    ``on_block(done, total)`` is called as blocks finish (progress bar).
-    Reruns skip blocks already written, after checking that the store is a
-    prediction of the same model and image. Raises ``ValueError`` if
-    ``output`` exists with another shape/block/model/image (``overwrite``
-    replaces a store this project wrote), ``PermissionError`` if read-only.
-    ``stop`` (a ``threading.Event``) cancels the blocks not yet finished.
+    Raises before submitting anything if the store belongs to another model,
+    image or geometry (``overwrite`` replaces a store this project wrote).
     """
-    from distributed import as_completed
-
     from .checkpoint import Checkpoint
     from .models import dense_graph
     from .store import input_fingerprint, model_fingerprint
@@ -209,7 +212,6 @@ def predict_distributed(
     todo = pending_blocks(blocks, done, prob)
     zs = sorted({b.z for b in todo}, key=lambda z: -1 if z is None else z)
     norms = {z: slice_stats(image, z, preprocess) for z in zs}
-    start = time.perf_counter()
     futures = [
         client.submit(
             predict_block_task, blk, checkpoint=checkpoint, source=source, array_key=key,
@@ -219,24 +221,116 @@ def predict_distributed(
         )
         for blk in todo
     ]
-    for n, _ in enumerate(_completed(as_completed(futures)), start=1):
-        if on_block:
-            on_block(len(blocks) - len(todo) + n, len(blocks))
-        if stop is not None and stop.is_set():
-            client.cancel(futures)
-            break
-    seconds = time.perf_counter() - start
-    prob, done = _open_output(output)
-    remaining = pending_blocks(blocks, done, prob)
+    return Submitted(output, blocks, todo, futures, time.perf_counter())
+
+
+def finish(client: Any, run: Submitted, seconds: float | None = None) -> DistributedSummary:
+    """Read back which blocks are written, record completeness, count what was computed."""
+    seconds = time.perf_counter() - run.start if seconds is None else seconds
+    prob, done = _open_output(run.output)
+    remaining = pending_blocks(run.blocks, done, prob)
     mark_complete(prob, not remaining)
     left = {b.index for b in remaining}
-    computed = [b for b in todo if b.index not in left]
+    computed = [b for b in run.todo if b.index not in left]
     pixels = sum((b.y[1] - b.y[0]) * (b.x[1] - b.x[0]) for b in computed)
     return DistributedSummary(
-        len(blocks), len(computed), len(blocks) - len(todo), seconds,
+        len(run.blocks), len(computed), len(run.blocks) - len(run.todo), seconds,
         pixels / seconds if seconds else 0.0, len(client.scheduler_info()["workers"]),
         len(remaining),
     )
+
+
+def predict_distributed(
+    client: Any,
+    checkpoint: str | os.PathLike[str],
+    source: str | os.PathLike[str],
+    output: str | os.PathLike[str],
+    *,
+    on_block: Callable[[int, int], None] | None = None,
+    stop: Any = None,
+    **options: Any,
+) -> DistributedSummary:
+    """Predict ``source`` (zarr/TIFF/npy path) into the zarr store ``output``.
+
+    ``options`` are those of :func:`submit` (key, block, backend, device,
+    dtype, overwrite). ``on_block(done, total)`` is called as blocks finish.
+    Reruns skip blocks already written, after checking that the store is a
+    prediction of the same model and image. Raises ``ValueError`` if
+    ``output`` exists with another shape/block/model/image (``overwrite``
+    replaces a store this project wrote), ``PermissionError`` if read-only.
+    ``stop`` (a ``threading.Event``) cancels the blocks not yet finished.
+    """
+    from distributed import as_completed
+
+    run = submit(client, checkpoint, source, output, **options)
+    reused = len(run.blocks) - len(run.todo)
+    for n, _ in enumerate(_completed(as_completed(run.futures)), start=1):
+        if on_block:
+            on_block(reused + n, len(run.blocks))
+        if stop is not None and stop.is_set():
+            client.cancel(run.futures)
+            break
+    return finish(client, run)
+
+
+#: Per input: the summary of what was written (None if nothing could start) and the error.
+Outcome = tuple[DistributedSummary | None, BaseException | None]
+
+
+def predict_many(
+    client: Any,
+    checkpoint: str | os.PathLike[str],
+    jobs: Sequence[tuple[str, str]],
+    *,
+    on_block: Callable[[int, int, int], None] | None = None,
+    stop: Any = None,
+    **options: Any,
+) -> list[Outcome]:
+    """Predict several ``(source, output)`` pairs with all their blocks in one queue.
+
+    Every input's blocks are submitted before any is awaited, so the workers
+    stay busy across file boundaries instead of idling at the end of each
+    file. An input that cannot be opened, or whose blocks fail after dask's
+    retries, gets its error in the result; the other inputs finish.
+    ``on_block(i, done, total)`` reports progress of input ``i``; ``options``
+    are those of :func:`submit`.
+    """
+    from distributed import as_completed
+
+    runs: list[Submitted | BaseException] = []
+    owner: dict[str, int] = {}
+    for i, (source, output) in enumerate(jobs):
+        try:
+            run = submit(client, checkpoint, source, output, **options)
+        except Exception as err:  # noqa: BLE001 - a bad input is reported, the others run
+            runs.append(err)
+            continue
+        runs.append(run)
+        owner.update({f.key: i for f in run.futures})
+    done = [len(r.blocks) - len(r.todo) if isinstance(r, Submitted) else 0 for r in runs]
+    ended = {i: r.start for i, r in enumerate(runs) if isinstance(r, Submitted)}
+    failed: dict[int, BaseException] = {}
+    futures = [f for r in runs if isinstance(r, Submitted) for f in r.futures]
+    for future in as_completed(futures):
+        i = owner[future.key]
+        ended[i] = time.perf_counter()
+        if future.status == "error":
+            failed.setdefault(i, future.exception())
+        else:
+            done[i] += 1
+            if on_block:
+                on_block(i, done[i], len(runs[i].blocks))  # type: ignore[union-attr]
+        if stop is not None and stop.is_set():
+            client.cancel(futures)
+            break
+    outcomes: list[Outcome] = []
+    for i, run in enumerate(runs):
+        if isinstance(run, BaseException):
+            outcomes.append((None, run))
+            continue
+        summary = finish(client, run, ended[i] - run.start)
+        outcomes.append((summary, failed.get(i)))
+    return outcomes
 
 
 def _completed(futures: Any) -> Iterator[Any]:

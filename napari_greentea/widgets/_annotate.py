@@ -19,6 +19,7 @@ from magicgui.widgets import (
     create_widget,
 )
 
+from . import _session
 from ._layers import (
     DEFAULT_CLASSES,
     LINK,
@@ -54,6 +55,14 @@ class AnnotateWidget(Container):
         self._brush_spin.changed.connect(self._on_brush_changed)
         self._image_combo.changed.connect(self._on_image_changed)
         self._on_image_changed()
+        _session.register(viewer, "annotate", self)
+
+    def project_settings(self) -> dict[str, Any]:
+        return {"classes": self._classes_edit.value, "brush_size": self._brush_spin.value}
+
+    def apply_project_settings(self, settings: dict[str, Any]) -> None:
+        self._brush_spin.value = settings.get("brush_size", self._brush_spin.value)
+        self._classes_edit.value = settings.get("classes", self._classes_edit.value)
 
     # ------------------------------------------------------------ helpers
     def class_names(self) -> tuple[str, ...]:

@@ -100,6 +100,16 @@ class BackendPicker(Container):
         for callback in callbacks:
             callback()
 
+    def select(self, name: str | None) -> None:
+        """Choose backend ``name`` (None: auto) once the probe has listed what exists here."""
+
+        def choose() -> None:
+            value = name or "auto"
+            if value in self._combo.choices:
+                self._combo.value = value
+
+        self.when_ready(choose)
+
     @property
     def backend(self) -> str | None:
         """The chosen backend name, None for automatic choice."""

@@ -15,9 +15,9 @@ from typing import Any
 import numpy as np
 
 from .._samples import CLASS_COLORS
+from ..project import IMAGE_LINK as LINK
 from ..sample import CLASS_NAMES
 
-LINK = "greentea_image"
 DEFAULT_CLASSES = tuple(CLASS_NAMES)
 
 

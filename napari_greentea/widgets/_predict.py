@@ -112,6 +112,7 @@ class PredictWidget(Container):
         viewer.camera.events.center.connect(self._on_view_changed)
         viewer.dims.events.point.connect(self._on_view_changed)
         self._close_watcher = when_closed(self, self._on_cancel_clicked)  # store stays resumable
+        _session.register(viewer, "predict", self)
         # the backend probe (torch and friends) runs in a worker; no Predict before it reports
         self._backend_picker.gate([self._predict_button, self._resume_button],
                                   self._status_label, idle="")
@@ -168,6 +169,24 @@ class PredictWidget(Container):
         self._status_label.value = f"exporting {Path(path).name}…"
         worker.start()
         return worker
+
+    # ------------------------------------------------------------ project
+    _SETTINGS = ("block", "output", "overwrite", "method", "min_size", "threshold")
+
+    def _setting_widgets(self) -> dict[str, Any]:
+        return dict(zip(self._SETTINGS, (
+            self._block_spin, self._output_edit, self._overwrite_check, self._method_combo,
+            self._min_size_spin, self._threshold_spin)))
+
+    def project_settings(self) -> dict[str, Any]:
+        values = {k: w.value for k, w in self._setting_widgets().items()}
+        return {**values, "backend": self._backend_picker.backend}
+
+    def apply_project_settings(self, settings: dict[str, Any]) -> None:
+        for name, widget in self._setting_widgets().items():
+            if name in settings:
+                widget.value = settings[name]
+        self._backend_picker.select(settings.get("backend"))
 
     # ------------------------------------------------------------ predict
     def _on_predict_clicked(self) -> Any:

@@ -28,7 +28,7 @@ from ..events import (
     TrainingStopped,
     Validated,
 )
-from . import _checkpoint_files, _session
+from . import _checkpoint_files, _project, _session
 from ._backend_picker import BackendPicker
 from ._layers import training_pairs
 from ._lifetime import when_closed
@@ -86,15 +86,20 @@ class TrainWidget(Container):
         self._stop_button, self._resume_button = PushButton(text="Stop"), PushButton(text="Resume")
         self._save_button = PushButton(text="Save checkpoint…")
         self._load_button = PushButton(text="Load checkpoint…")
+        self._save_project_button = PushButton(
+            text="Save project…", tooltip="labels, model and every setting in a .greentea folder")
+        self._open_project_button = PushButton(text="Open project…")
         self._status_label = Label(value="idle")
         buttons = Container(layout="horizontal", labels=False, widgets=[
             self._start_button, self._pause_button, self._stop_button, self._resume_button])
         files = Container(layout="horizontal", labels=False,
                           widgets=[self._save_button, self._load_button])
+        projects = Container(layout="horizontal", labels=False,
+                             widgets=[self._save_project_button, self._open_project_button])
         self.extend([self._image_combo, self._arch_combo, self._preset_combo, self._knobs,
                      self._loss_combo, self._balance_combo,
                      self._backend_picker, self._iter_spin, self._lr_spin, self._preview_check,
-                     self._continue_check, buttons, files, self._status_label])
+                     self._continue_check, buttons, files, projects, self._status_label])
         self.loss_plot = LossPlot()
         self.native.layout().addWidget(self.loss_plot)
         viewer.layers.events.inserted.connect(self.reset_choices)  # docked or not
@@ -113,11 +118,17 @@ class TrainWidget(Container):
                              (self._stop_button, self._on_stop_clicked),
                              (self._resume_button, self._on_resume_clicked),
                              (self._save_button, self._on_save_clicked),
-                             (self._load_button, self._on_load_clicked)):
+                             (self._load_button, self._on_load_clicked),
+                             (self._save_project_button, self._on_save_project_clicked),
+                             (self._open_project_button, self._on_open_project_clicked)):
             button.changed.connect(slot)
         self._arch_combo.changed.connect(self._on_arch_changed)
         self._preset_combo.changed.connect(self._on_preset_changed)
         self._on_arch_changed()
+        _session.register(viewer, "train", self)
+        self._project_opened: str | None = None
+        self._opening = False
+        viewer.layers.events.inserted.connect(self._on_layer_inserted)
         self._closed = False
         self.autosaved: Any = None
         self._close_watcher = when_closed(self, self._on_closed)
@@ -349,6 +360,94 @@ class TrainWidget(Container):
         self._status_label.value = f"loaded {path} (iteration {it}); Resume continues"
         return self.checkpoint
 
+
+    # ------------------------------------------------------------ projects
+    def project_settings(self) -> dict[str, Any]:
+        """The configs as ``config.py`` serialises them, plus the widget-only choices."""
+        cfg = self._read_config()
+        return {"spec": cfg["spec"].to_dict(), "train": cfg["train"].to_dict(),
+                "loss": cfg["loss"].to_dict(),
+                "widget": {"preset": self._preset_combo.value,
+                           "backend": self._backend_picker.backend,
+                           "preview": self._preview_check.value,
+                           "continue": self._continue_check.value}}
+
+    def apply_project_settings(self, settings: dict[str, Any]) -> None:
+        from ..config import LossConfig, ModelSpec, TrainConfig
+        from ..models import architecture
+
+        spec = ModelSpec.from_dict(settings["spec"])
+        train, loss = TrainConfig.from_dict(settings["train"]), LossConfig.from_dict(
+            settings["loss"])
+        widget = settings.get("widget", {})
+        self._arch_combo.value = spec.kind
+        if widget.get("preset") in self._preset_combo.choices:
+            self._preset_combo.value = widget["preset"]
+        for knob in architecture(spec.kind).knobs:
+            self._knob_spins[knob.name].value = knob.read(spec)
+        self._iter_spin.value, self._lr_spin.value = train.iterations, train.lr
+        self._loss_combo.value, self._balance_combo.value = loss.kind, loss.class_balance
+        self._preview_check.value = widget.get("preview", self._preview_check.value)
+        self._continue_check.value = widget.get("continue", self._continue_check.value)
+        self._backend_picker.select(widget.get("backend"))
+
+    def _on_save_project_clicked(self) -> None:
+        if path := _project.ask_path(self.native, save=True):
+            self._save_project(path)
+
+    def _on_open_project_clicked(self) -> None:
+        if path := _project.ask_path(self.native, save=False):
+            self._open_project(path)
+
+    def _save_project(self, path: str) -> Any:
+        from napari.utils.notifications import show_error, show_info
+
+        ckpt = self.trainer.checkpoint() if self.trainer is not None else self.checkpoint
+        try:
+            folder = _project.save(self._viewer, path, self._image_combo.value, ckpt)
+        except (ValueError, OSError) as err:
+            show_error(f"cannot save the project: {err}")
+            return None
+        self._status_label.value = f"saved project {folder.name}"
+        show_info(f"saved project {folder}" + ("" if ckpt else " (no model yet)"))
+        return folder
+
+    def _open_project(self, path: str) -> Any:
+        """Add the project's layers, restore every widget's settings and take its model."""
+        from napari.utils.notifications import show_error
+
+        self._opening = True  # the layers it adds must not trigger _on_layer_inserted
+        try:
+            project, layers = _project.open_layers(self._viewer, path)
+        except (ValueError, OSError) as err:
+            show_error(f"cannot open the project: {err}")
+            return None
+        finally:
+            self._opening = False
+        self._take_model(project)
+        self._image_combo.value = layers[0]
+        return project
+
+    def _take_model(self, project: Any) -> None:
+        self._project_opened = str(project.folder)
+        if project.checkpoint is not None:
+            self.checkpoint = project.checkpoint
+        it = f"model at iteration {self.checkpoint.iteration}" if self.checkpoint else "no model"
+        self._status_label.value = f"opened project {project.folder.name} ({it})"
+
+    def _on_layer_inserted(self, event: Any) -> None:
+        """A project opened with File > Open (our reader): take its model and settings too."""
+        from ..project import PROJECT_KEY, load_project
+
+        folder = event.value.metadata.get(PROJECT_KEY)
+        if not folder or self._opening or folder == self._project_opened:
+            return
+        try:
+            project = load_project(folder)
+        except (ValueError, OSError):
+            return  # the reader already showed the layers; the model stays as it is
+        _project.restore(self._viewer, project)
+        self._take_model(project)
 
 
 def _autosave_path() -> Any:
