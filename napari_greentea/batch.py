@@ -189,13 +189,9 @@ def predict_files(
     from .predict import DEFAULT_BLOCK, PredictionJob, build_predictor
     from .store import model_fingerprint
 
-    predictor = build_predictor(model, backend, device)
+    predictor = build_predictor(model, backend, device, tta=tta)
     graph = predictor.graph
-    fingerprint = model_fingerprint(model.spec, model.weights, model.preprocess)
-    if tta:
-        from .tta import DihedralAverage
-
-        predictor, fingerprint = DihedralAverage(predictor, graph), fingerprint + "+tta"
+    fingerprint = model_fingerprint(model.spec, model.weights, model.preprocess, tta=tta)
     Path(out_dir).mkdir(parents=True, exist_ok=True)
     outputs = output_paths(inputs, out_dir)
     results = [FileResult(i, str(o)) for i, o in zip(inputs, outputs)]

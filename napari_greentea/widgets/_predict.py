@@ -171,12 +171,12 @@ class PredictWidget(Container):
         return worker
 
     # ------------------------------------------------------------ project
-    _SETTINGS = ("block", "output", "overwrite", "method", "min_size", "threshold")
+    _SETTINGS = ("block", "output", "overwrite", "tta", "method", "min_size", "threshold")
 
     def _setting_widgets(self) -> dict[str, Any]:
         return dict(zip(self._SETTINGS, (
-            self._block_spin, self._output_edit, self._overwrite_check, self._method_combo,
-            self._min_size_spin, self._threshold_spin)))
+            self._block_spin, self._output_edit, self._overwrite_check, self._tta_check,
+            self._method_combo, self._min_size_spin, self._threshold_spin), strict=True))
 
     def project_settings(self) -> dict[str, Any]:
         values = {k: w.value for k, w in self._setting_widgets().items()}
