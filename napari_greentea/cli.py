@@ -499,15 +499,18 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
 # ---------------------------------------------------------------- export
 def cmd_export(args: argparse.Namespace) -> int:
+    from .channels import as_channels
     from .export.bioimageio import ExportOptions, export_bioimageio
-    from .io import read_image
+    from .io import channel_axis_hint, read_image
 
     options = ExportOptions(
         name=args.name or "", description=args.description or "",
         authors=tuple(args.author or ExportOptions.authors), license=args.license,
         allow_missing_preprocessing=args.allow_missing_preprocessing,
     )
-    sample = read_image(args.sample) if args.sample else None
+    sample = None
+    if args.sample:
+        sample = as_channels(read_image(args.sample), channel_axis_hint(args.sample))
     report = export_bioimageio(
         args.checkpoint, args.output, sample=sample, options=options, overwrite=args.overwrite
     )
