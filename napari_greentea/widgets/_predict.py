@@ -28,7 +28,13 @@ from ..predict import DEFAULT_BLOCK
 from ..segment import DEFAULT_MIN_SIZE, METHODS
 from . import _checkpoint_files, _session
 from ._backend_picker import BackendPicker
-from ._layers import ClassView, label_colormap, layer_array, view_focus
+from ._layers import (
+    ClassView,
+    label_colormap,
+    layer_image,
+    spatial_transform,
+    view_focus,
+)
 from ._lifetime import when_closed
 from ._stream import BlockQueue, Pyramid, stream_blocks
 
@@ -150,7 +156,7 @@ class PredictWidget(Container):
         if ckpt is None:
             show_error("no model to export: train one or load a checkpoint")
             return None
-        sample = None if image is None else layer_array(image)
+        sample = None if image is None else layer_image(image)
         worker = create_worker(export_bioimageio, ckpt, path, sample=sample, overwrite=True)
         def done(report: Any) -> None:
             self._status_label.value = f"exported {Path(report.path).name}"
@@ -171,6 +177,7 @@ class PredictWidget(Container):
         from napari.utils.notifications import show_error
         from qtpy.QtCore import QTimer
 
+        from ..channels import model_input
         from ..predict import PredictionJob, build_predictor
         from ..store import model_fingerprint
 
@@ -185,7 +192,9 @@ class PredictWidget(Container):
             predictor = build_predictor(ckpt, self._backend_picker.backend)
             graph = predictor.graph
             out = self._output_edit.value or Path(tempfile.mkdtemp(prefix="greentea-")) / "p.zarr"
-            self.job = PredictionJob(predictor, graph, layer_array(image),
+            data = model_input(layer_image(image), ckpt.spec.in_channels,
+                               ckpt.preprocess.channels)
+            self.job = PredictionJob(predictor, graph, data,
                                      block=self._block_spin.value, output=out,
                                      preprocess=ckpt.preprocess,
                                      overwrite=self._overwrite_check.value,
@@ -218,7 +227,7 @@ class PredictWidget(Container):
             data if len(data) > 1 else data[0], multiscale=len(data) > 1,
             name=f"{image.name} {name} probability", colormap=COLORMAPS[c % len(COLORMAPS)],
             contrast_limits=(0.0, 1.0), blending="additive", opacity=0.6,
-            scale=image.scale, translate=image.translate, visible=c == 0)
+            visible=c == 0, **spatial_transform(image))
 
     def _start(self, blocks: list[Any]) -> Any:
         from napari.qt.threading import create_worker
