@@ -197,7 +197,7 @@ def _spec(args: argparse.Namespace, in_channels: int = 1) -> Any:
 
 
 def _channel_axis(args: argparse.Namespace, path: str, key: str | None) -> int | None:
-    """--channel-axis, else the channel axis the file's metadata names (OME-Zarr, TIFF)."""
+    """--channel-axis, else the channel axis the file's metadata names (OME-Zarr)."""
     from .io import channel_axis_hint
 
     if args.channel_axis is not None:
@@ -619,7 +619,7 @@ def _model_args(p: argparse.ArgumentParser) -> None:
 
 def _channel_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--channel-axis", type=int, metavar="N",
-                   help="axis of the image holding channels (default: from OME-Zarr/TIFF "
+                   help="axis of the image holding channels (default: from OME-Zarr "
                    "metadata; RGB(A) colour is recognised)")
     p.add_argument("--channels", metavar="I,J,...",
                    help="channels to use, 0-based along the channel axis (default: all; for "

@@ -7,8 +7,7 @@ chunk) is an :class:`ImageError` naming the file (and the chunk), never a
 silently smaller image or a bare codec message.
 Writes are atomic: a file only appears under its final name when complete.
 An OME-Zarr (NGFF) group opens at its full-resolution level;
-:func:`channel_axis_hint` finds the channel axis its metadata (or an ImageJ
-TIFF's) names.
+:func:`channel_axis_hint` finds the channel axis its metadata names.
 """
 
 from __future__ import annotations
@@ -202,23 +201,14 @@ def _ome_channel_axis(location: str) -> int | None:
     return None
 
 
-def _tiff_channel_axis(path: Path) -> int | None:
-    import tifffile
-
-    try:
-        with tifffile.TiffFile(path) as tif:
-            axes = tif.series[0].axes
-    except Exception:  # noqa: BLE001 - no metadata means no hint; reading reports errors
-        return None
-    return axes.index("C") if "C" in axes else None
-
-
 def channel_axis_hint(path: str | os.PathLike[str], *, key: str | None = None) -> int | None:
     """The channel axis a file's metadata names, or None.
 
-    The ``c`` (type ``channel``) axis of an OME-Zarr multiscale, or the ``C``
-    axis of an ImageJ/OME TIFF. RGB(A) pixels need no hint: their shape
-    says it (``channels.looks_like_colour``).
+    The ``c`` (type ``channel``) axis of an OME-Zarr multiscale. TIFF axes
+    are not trusted: tifffile writes every ImageJ stack without explicit
+    axes as channels (``CYX``), so grey stacks would be read as channels;
+    give ``--channel-axis`` for a TIFF hyperstack. RGB(A) pixels need no
+    hint: their shape says it (``channels.looks_like_colour``).
     """
     from .containers import split_dataset_path
 
@@ -228,8 +218,6 @@ def channel_axis_hint(path: str | os.PathLike[str], *, key: str | None = None) -
     location, inline_key = split_dataset_path(text)
     key = key or inline_key
     p = Path(location)
-    if p.suffix.lower() in (".tif", ".tiff") and p.is_file():
-        return _tiff_channel_axis(p)
     if p.is_dir() and (key is None or "/" not in key.strip("/")):
         return _ome_channel_axis(str(p))
     return None

@@ -1,5 +1,5 @@
 """``greentea train``/``predict`` with multi-channel inputs: RGB PNG, --channel-axis and
---channels, OME-Zarr ``c`` axes, ImageJ TIFF channels, and the errors when channels do not fit."""
+--channels, OME-Zarr ``c`` axes, TIFF hyperstacks, and the errors when channels do not fit."""
 
 from __future__ import annotations
 
@@ -111,15 +111,21 @@ def test_ome_zarr_channel_axis_is_found(tmp_path):
     assert not np.isnan(group["prob"][...]).any()
 
 
-def test_imagej_tiff_channels_are_found(tmp_path):
+def test_tiff_stacks_stay_grey_without_channel_axis(tmp_path):
+    """tifffile marks any ImageJ stack written without axes as channels (CYX), so TIFF
+    metadata is not used; the same file with --channel-axis 1 has channels."""
     from napari_greentea.io import channel_axis_hint
 
-    red, noise, _ = _data(3)
+    red, noise, gt = _data(3)
     zcyx = np.stack([np.stack([red, noise])] * 3).astype(np.uint8)
     tifffile.imwrite(tmp_path / "h.tif", zcyx, imagej=True, metadata={"axes": "ZCYX"})
-    assert channel_axis_hint(tmp_path / "h.tif") == 1
-    tifffile.imwrite(tmp_path / "g.tif", zcyx[:, 0])
-    assert channel_axis_hint(tmp_path / "g.tif") is None
+    tifffile.imwrite(tmp_path / "z.tif", zcyx[:, 0], imagej=True)
+    assert channel_axis_hint(tmp_path / "h.tif") is None
+    assert channel_axis_hint(tmp_path / "z.tif") is None
+    tifffile.imwrite(tmp_path / "gt.tif", np.stack([gt] * 3))
+    assert main(["train", str(tmp_path / "h.tif"), str(tmp_path / "gt.tif"), "--output",
+                 str(tmp_path / "m.npz"), "--channel-axis", "1", *FAST]) == 0
+    assert Checkpoint.load(tmp_path / "m.npz").spec.in_channels == 2
 
 
 def test_distributed_prediction_with_channels(tmp_path):
