@@ -175,17 +175,22 @@ def predict_files(
     key: str | None = None,
     tta: bool = False,
     overwrite: bool = False,
+    channel_axis: int | None = None,
+    channels: Sequence[int] | None = None,
     on_block: BlockCallback | None = None,
     on_file: Callable[[int, FileResult], None] | None = None,
     stop: Any = None,
 ) -> BatchSummary:
     """Predict every input into its own store in ``out_dir``, one after the other.
 
-    The predictor is built once. ``stop`` (an Event-like) ends the run
+    The predictor is built once. Each input gives the model's channels:
+    ``channel_axis`` (else the axis its OME metadata names, or RGB colour)
+    and ``channels`` (else the checkpoint's). ``stop`` (an Event-like) ends the run
     after the current block; the summary then says which inputs are
     incomplete. The summary is written to ``out_dir`` before returning.
     """
-    from .io import read_image
+    from .channels import model_input
+    from .io import channel_axis_hint, read_image
     from .predict import DEFAULT_BLOCK, PredictionJob, build_predictor
     from .store import model_fingerprint
 
@@ -200,7 +205,10 @@ def predict_files(
             break
         start = time.perf_counter()
         try:
-            image = read_image(result.input, key=key)
+            axis = channel_axis if channel_axis is not None else channel_axis_hint(
+                result.input, key=key)
+            image = model_input(read_image(result.input, key=key), model.spec.in_channels,
+                                model.preprocess.channels, axis=axis, channels=channels)
             job = PredictionJob(
                 predictor, graph, image, block=block or DEFAULT_BLOCK, output=result.output,
                 preprocess=model.preprocess, dtype=dtype, overwrite=overwrite,

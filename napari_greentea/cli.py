@@ -136,8 +136,9 @@ def _print_auto_choice() -> None:
 
 
 # ---------------------------------------------------------------- model helpers
-def _model(args: argparse.Namespace) -> Any:
-    """The model of --checkpoint/--model (.npz or bioimage.io .zip), else RANDOM weights."""
+def _model(args: argparse.Namespace, in_channels: int = 1) -> Any:
+    """The model of --checkpoint/--model (.npz or bioimage.io .zip), else RANDOM weights
+    (reading ``in_channels`` channels)."""
     from .checkpoint import Checkpoint
     from .export.package import load_model_file
     from .models import dense_graph
@@ -146,7 +147,7 @@ def _model(args: argparse.Namespace) -> Any:
     if args.checkpoint:
         _check_model_flags(args)
         return load_model_file(args.checkpoint)
-    spec = _spec(args)
+    spec = _spec(args, in_channels)
     log.warning("no --checkpoint: predicting with RANDOM weights (smoke run)")
     weights = init_weights(dense_graph(spec), args.seed or 0)
     return Checkpoint(spec=spec, weights=weights, preprocess=PreprocessConfig())
@@ -163,8 +164,9 @@ def _check_model_flags(args: argparse.Namespace) -> None:
         )
 
 
-def _spec(args: argparse.Namespace) -> Any:
-    """The spec of --arch/--preset with the architecture's --knob NAME=VALUE changes."""
+def _spec(args: argparse.Namespace, in_channels: int = 1) -> Any:
+    """The spec of --arch/--preset with the architecture's --knob NAME=VALUE changes,
+    reading ``in_channels`` input channels."""
     from .models import architecture, preset
 
     name, kind = args.arch or "u", args.preset or "interactive"
@@ -191,20 +193,44 @@ def _spec(args: argparse.Namespace) -> Any:
             raise ValueError(
                 f"--{label} must lie in {found.minimum}..{found.maximum}, got {value}")
         overrides.update(found.overrides(base, value))
-    return preset(name, kind, **overrides)
+    return preset(name, kind, in_channels=in_channels, **overrides)
+
+
+def _channel_axis(args: argparse.Namespace, path: str, key: str | None) -> int | None:
+    """--channel-axis, else the channel axis the file's metadata names (OME-Zarr)."""
+    from .io import channel_axis_hint
+
+    if args.channel_axis is not None:
+        return args.channel_axis
+    return channel_axis_hint(path, key=key)
+
+
+def _model_and_input(args: argparse.Namespace, image: Any, path: str | None,
+                     key: str | None) -> tuple[Any, Any]:
+    """The model, and the channels of ``image`` it reads (--channels, else the
+    checkpoint's); a random model reads as many channels as the image gives."""
+    from .channels import as_channels, channel_count, model_input, parse_channels
+
+    axis = _channel_axis(args, path, key) if path else args.channel_axis
+    channels = parse_channels(args.channels)
+    model = _model(args, channel_count(as_channels(image, axis, channels)))
+    return model, model_input(image, model.spec.in_channels, model.preprocess.channels,
+                              axis=axis, channels=channels)
 
 
 class Interrupted(Exception):
     """A run stopped by SIGINT/SIGTERM; the message says what was kept."""
 
 
-def _predict_to(args: argparse.Namespace, image: Any, output: str | None) -> Any:
+def _predict_to(args: argparse.Namespace, image: Any, output: str | None,
+                source: str | None = None, key: str | None = None) -> Any:
+    """Predict ``image`` (read from ``source``, dataset ``key``) into ``output``."""
     from .backend import backend_label, get_backend
     from .events import BlockWritten
     from .predict import PredictionJob, build_predictor
     from .store import model_fingerprint
 
-    model = _model(args)
+    model, image = _model_and_input(args, image, source, key)
     backend = get_backend(args.backend, args.device)
     tta = bool(getattr(args, "tta", False))
     predictor = build_predictor(model, backend, tta=tta)
@@ -265,6 +291,7 @@ def _worker_checkpoint(args: argparse.Namespace, folder: str) -> str:
 def _predict_distributed(args: argparse.Namespace) -> int:
     import tempfile
 
+    from .channels import parse_channels
     from .distributed import connect, predict_distributed
 
     if not args.output.endswith(".zarr"):
@@ -284,6 +311,8 @@ def _predict_distributed(args: argparse.Namespace) -> int:
                 client, checkpoint, args.input, args.output, block=args.block,
                 backend=args.backend, device=args.device, dtype=args.dtype,
                 on_block=on_block, overwrite=args.overwrite, stop=args.stop, key=args.key,
+                channel_axis=_channel_axis(args, args.input, args.key),
+                channels=parse_channels(args.channels),
             )
             bar.close()
         finally:
@@ -296,6 +325,7 @@ def _predict_distributed(args: argparse.Namespace) -> int:
 
 
 def cmd_predict(args: argparse.Namespace) -> int:
+    from .channels import channel_planes
     from .io import check_output_file, read_image, write_png_preview, write_tiff
     from .store import check_output_path
 
@@ -317,13 +347,13 @@ def cmd_predict(args: argparse.Namespace) -> int:
         raise ValueError(f"{output} exists; pass --overwrite to replace it")
     for target in ([] if to_zarr else [output]) + ([args.preview] if args.preview else []):
         check_output_file(target)  # before predicting, not after
-    job = _predict_to(args, image, output)
+    job = _predict_to(args, image, output, args.input, args.key)
     prob = job.prob
     if not output.endswith(".zarr"):
         data = np.asarray(prob[...])
         write_tiff(output, data[-1] if args.last_class_only else data, dtype=args.dtype)
     if args.preview:
-        write_png_preview(args.preview, image, prob[-1])
+        write_png_preview(args.preview, channel_planes(job.image)[0], prob[-1])
     print(f"wrote {output}: {tuple(prob.shape)} class probabilities ({len(job.blocks)} blocks)")
     return 0
 
@@ -365,6 +395,7 @@ def _predict_many(args: argparse.Namespace) -> int:
 def _predict_many_local(args: argparse.Namespace, inputs: list[str]) -> Any:
     from .backend import backend_label, get_backend
     from .batch import predict_files
+    from .channels import parse_channels
 
     model = _model(args)
     backend = get_backend(args.backend, args.device)
@@ -389,6 +420,7 @@ def _predict_many_local(args: argparse.Namespace, inputs: list[str]) -> Any:
 
     return predict_files(model, inputs, args.out, backend=backend, block=args.block,
                          dtype=args.dtype, key=args.key, tta=args.tta, overwrite=args.overwrite,
+                         channel_axis=args.channel_axis, channels=parse_channels(args.channels),
                          on_block=on_block, on_file=on_file, stop=args.stop)
 
 
@@ -396,6 +428,7 @@ def _predict_many_distributed(args: argparse.Namespace, inputs: list[str]) -> An
     import tempfile
 
     from .batch import predict_files_distributed
+    from .channels import parse_channels
     from .checkpoint import Checkpoint
     from .distributed import connect
     from .store import model_fingerprint
@@ -418,7 +451,8 @@ def _predict_many_distributed(args: argparse.Namespace, inputs: list[str]) -> An
                 client, checkpoint, inputs, args.out, on_block=on_block, stop=args.stop,
                 fingerprint=model_fingerprint(model.spec, model.weights, model.preprocess),
                 key=args.key, block=args.block, backend=args.backend, device=args.device,
-                dtype=args.dtype, overwrite=args.overwrite)
+                dtype=args.dtype, overwrite=args.overwrite, channel_axis=args.channel_axis,
+                channels=parse_channels(args.channels))
             bar.close()
         finally:
             client.close()
@@ -488,8 +522,30 @@ def run_training(trainer: Any, label: str = "train", stop: StopRequest | None = 
     return trainer.checkpoint()
 
 
+def _training_image(args: argparse.Namespace) -> Any:
+    """The training image in memory, with the channels --channel-axis/--channels
+    (or its metadata, or RGB colour) give."""
+    from .channels import as_channels, parse_channels
+    from .io import read_image
+
+    image = np.asarray(read_image(args.image, key=args.image_key))
+    axis = _channel_axis(args, args.image, args.image_key)
+    return as_channels(image, axis, parse_channels(args.channels))
+
+
+def _spatial_slices(image: Any, chosen: slice) -> Any:
+    """Slices ``chosen`` of a stack, the channel axis (if any) kept whole."""
+    from .channels import ChannelImage
+
+    if not isinstance(image, ChannelImage):
+        return image[chosen]
+    last = np.moveaxis(image.array, image.axis, -1)
+    return ChannelImage(last[chosen], -1, image.channels)
+
+
 def cmd_train(args: argparse.Namespace) -> int:
     from .backend import backend_label
+    from .channels import channel_count
     from .io import read_image
     from .sample import CLASS_NAMES, isbi_labels_to_classes
     from .train import LabeledImage, Trainer
@@ -498,16 +554,16 @@ def cmd_train(args: argparse.Namespace) -> int:
         return _train_project(args)
     if not (args.image and args.labels and args.output):
         raise ValueError("give IMAGE LABELS --output CHECKPOINT, or --project PROJECT")
-    image = np.asarray(read_image(args.image, key=args.image_key))
+    image = _training_image(args)
     labels = np.asarray(read_image(args.labels, key=args.labels_key))
-    spec = _spec(args)
+    spec = _spec(args, channel_count(image))
     if args.isbi_labels:
         labels = isbi_labels_to_classes(labels)
     else:
         _check_label_values(labels, spec.num_classes, args.labels)
     if args.slices:
         chosen = slice_range(args.slices, image.shape, args.image)
-        image, labels = image[chosen], labels[chosen]
+        image, labels = _spatial_slices(image, chosen), labels[chosen]
     train, loss = _train_configs(args)
     trainer = Trainer(
         spec, [LabeledImage(image, labels)], train=train, loss=loss, backend=args.backend,
@@ -589,7 +645,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
             prob = prob[-1]
     else:
         image = read_image(args.image)
-        prob = np.asarray(_predict_to(args, image, None).prob[...])[-1]
+        prob = np.asarray(_predict_to(args, image, None, args.image).prob[...])[-1]
     if args.slices:
         lo, hi = (int(v) for v in args.slices.split(":"))
         gt = gt[lo:hi]
@@ -605,15 +661,18 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
 # ---------------------------------------------------------------- export
 def cmd_export(args: argparse.Namespace) -> int:
+    from .channels import as_channels
     from .export.bioimageio import ExportOptions, export_bioimageio
-    from .io import read_image
+    from .io import channel_axis_hint, read_image
 
     options = ExportOptions(
         name=args.name or "", description=args.description or "",
         authors=tuple(args.author or ExportOptions.authors), license=args.license,
         allow_missing_preprocessing=args.allow_missing_preprocessing,
     )
-    sample = read_image(args.sample) if args.sample else None
+    sample = None
+    if args.sample:
+        sample = as_channels(read_image(args.sample), channel_axis_hint(args.sample))
     report = export_bioimageio(
         args.checkpoint, args.output, sample=sample, options=options, overwrite=args.overwrite
     )
@@ -725,6 +784,16 @@ def _model_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--device", default=None, help="device within the backend")
     p.add_argument("--block", type=POSITIVE_INT, default=DEFAULT_BLOCK,
                    help="output block edge (pixels)")
+    _channel_args(p)
+
+
+def _channel_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--channel-axis", type=int, metavar="N",
+                   help="axis of the image holding channels (default: from OME-Zarr "
+                   "metadata; RGB(A) colour is recognised)")
+    p.add_argument("--channels", metavar="I,J,...",
+                   help="channels to use, 0-based along the channel axis (default: all; for "
+                   "predict: those the model was trained on)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -793,6 +862,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--backend", default=None)
     p.add_argument("--isbi-labels", action="store_true", help="labels are 0/255 ISBI masks")
     p.add_argument("--slices", help="use slices lo:hi of a stack")
+    _channel_args(p)
     p.set_defaults(func=cmd_train)
 
     p = sub.add_parser("evaluate", help="V_rand, V_info, pixel error (ISBI protocol)")

@@ -136,6 +136,11 @@ class PreprocessConfig(_Serializable):
     The grid depends only on the slice's shape, so training, tiled and
     whole-image prediction of the same image get the same numbers. ``full``
     reads every pixel (exact minimum/maximum/percentiles).
+
+    ``channels`` are the indices along the image's channel axis the network
+    reads, in order; empty for a grey image (no channel axis). Each channel
+    is normalised with its own statistics. A checkpoint keeps them, so
+    prediction reads the channels training read.
     """
 
     normalize: Literal["minmax", "percentile"] = "minmax"
@@ -144,8 +149,13 @@ class PreprocessConfig(_Serializable):
     clahe_clip: float = 0.01
     stats: Literal["sample", "full"] = "sample"
     stat_samples: int = 4_000_000
+    channels: tuple[int, ...] = ()
 
     def __post_init__(self) -> None:
+        if any(not isinstance(c, int) or isinstance(c, bool) or c < 0 for c in self.channels):
+            raise ValueError(f"channels must be indices >= 0, got {list(self.channels)}")
+        if len(set(self.channels)) != len(self.channels):
+            raise ValueError(f"channels {list(self.channels)} name a channel twice")
         if self.normalize not in ("minmax", "percentile"):
             raise ValueError(
                 f"normalize must be 'minmax' or 'percentile', got {self.normalize!r}"

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from .channels import ChannelImage, as_channels, channel_planes, model_input
 from .config import PreprocessConfig
 from .predict import (
     DEFAULT_BLOCK,
@@ -36,7 +37,7 @@ from .predict import (
     plan_blocks,
     predict_block,
 )
-from .preprocess import SliceNorm, check_image, slice_stats
+from .preprocess import SliceNorm, channel_stats, check_image
 
 log = logging.getLogger(__name__)
 
@@ -107,18 +108,23 @@ def predict_block_task(
     array_key: str | None,
     output: str,
     geometry: TileGeometry,
-    norm: tuple[float, float],
+    norms: Sequence[tuple[float, float]],
     backend: str | None,
     device: str | None,
     dtype: str,
+    channel_axis: int | None = None,
+    channels: Sequence[int] | None = None,
 ) -> int:
-    """Compute and write one block (runs on a worker); returns the block index."""
+    """Compute and write one block (runs on a worker); returns the block index.
+
+    ``norms`` holds one ``(lo, hi)`` per input channel of the block's slice.
+    """
     predictor = _worker_model(checkpoint, backend, device)
-    image = _worker_input(source, array_key)
-    plane = image if block.z is None else image[block.z]
+    image = as_channels(_worker_input(source, array_key), channel_axis, channels)
+    planes = [p if block.z is None else p[block.z] for p in channel_planes(image)]
     sink, done = _open_output(output)
-    predict_block(predictor, SliceSource(plane, SliceNorm(*norm)), block, geometry, sink, done,
-                  dtype)
+    windows = SliceSource(planes, [SliceNorm(*n) for n in norms])
+    predict_block(predictor, windows, block, geometry, sink, done, dtype)
     return block.index
 
 
@@ -181,11 +187,16 @@ def submit(
     device: str | None = None,
     dtype: str = "float32",
     overwrite: bool = False,
+    channel_axis: int | None = None,
+    channels: Sequence[int] | None = None,
 ) -> Submitted:
     """Create (or reopen) the store of ``source`` and submit one task per pending block.
 
     Raises before submitting anything if the store belongs to another model,
     image or geometry (``overwrite`` replaces a store this project wrote).
+    ``channel_axis``/``channels`` choose the input channels as
+    :func:`channels.model_input` does (default: the axis the file's OME
+    metadata names, the checkpoint's channels).
     """
     from .checkpoint import Checkpoint
     from .models import dense_graph
@@ -197,7 +208,14 @@ def submit(
     if preprocess.clahe:
         raise ValueError("CLAHE needs whole slices in memory; it is not supported distributed")
     graph = dense_graph(ckpt.spec)
-    image = _worker_input(source, key)
+    if channel_axis is None:
+        from .io import channel_axis_hint
+
+        channel_axis = channel_axis_hint(source, key=key)
+    image = model_input(_worker_input(source, key), ckpt.spec.in_channels,
+                        preprocess.channels, axis=channel_axis, channels=channels)
+    chosen = ((image.axis, image.channels) if isinstance(image, ChannelImage)
+              else (None, None))
     shape = check_image(image)
     geometry = TileGeometry.for_graph(graph, block)
     _check_writable(output)
@@ -211,12 +229,13 @@ def submit(
     blocks = plan_blocks(shape, geometry.block)
     todo = pending_blocks(blocks, done, prob)
     zs = sorted({b.z for b in todo}, key=lambda z: -1 if z is None else z)
-    norms = {z: slice_stats(image, z, preprocess) for z in zs}
+    norms = {z: [(n.lo, n.hi) for n in channel_stats(image, z, preprocess)] for z in zs}
     futures = [
         client.submit(
             predict_block_task, blk, checkpoint=checkpoint, source=source, array_key=key,
-            output=output, geometry=geometry, norm=(norms[blk.z].lo, norms[blk.z].hi),
-            backend=backend, device=device, dtype=dtype, key=f"greentea-block-{blk.index}-"
+            output=output, geometry=geometry, norms=norms[blk.z], channel_axis=chosen[0],
+            channels=chosen[1], backend=backend, device=device, dtype=dtype,
+            key=f"greentea-block-{blk.index}-"
             f"{os.path.basename(output)}", retries=2, pure=False,
         )
         for blk in todo
@@ -253,7 +272,7 @@ def predict_distributed(
     """Predict ``source`` (zarr/TIFF/npy path) into the zarr store ``output``.
 
     ``options`` are those of :func:`submit` (key, block, backend, device,
-    dtype, overwrite). ``on_block(done, total)`` is called as blocks finish.
+    dtype, overwrite, channel_axis, channels). ``on_block(done, total)`` is called as blocks finish.
     Reruns skip blocks already written, after checking that the store is a
     prediction of the same model and image. Raises ``ValueError`` if
     ``output`` exists with another shape/block/model/image (``overwrite``

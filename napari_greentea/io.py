@@ -6,6 +6,8 @@ A file that a library reads only partly (a truncated TIFF stack, a damaged
 chunk) is an :class:`ImageError` naming the file (and the chunk), never a
 silently smaller image or a bare codec message.
 Writes are atomic: a file only appears under its final name when complete.
+An OME-Zarr (NGFF) group opens at its full-resolution level;
+:func:`channel_axis_hint` finds the channel axis its metadata names.
 """
 
 from __future__ import annotations
@@ -72,6 +74,15 @@ class ChunkedImage:
         return ", ".join(map(str, bad)) or "(could not isolate the chunk)"
 
 
+def ome_multiscale(attrs: Any) -> dict[str, Any] | None:
+    """The first NGFF multiscale of a group's attributes (0.5 under ``ome``, 0.4 at the top)."""
+    meta = attrs.get("ome", attrs) if hasattr(attrs, "get") else {}
+    scales = meta.get("multiscales") if hasattr(meta, "get") else None
+    if isinstance(scales, list) and scales and isinstance(scales[0], dict):
+        return scales[0]
+    return None
+
+
 def _open_zarr(location: str, key: str | None) -> Any:
     import zarr
 
@@ -80,8 +91,11 @@ def _open_zarr(location: str, key: str | None) -> Any:
         if isinstance(node, zarr.Array):
             return ChunkedImage(node, location)
         names = list(node.array_keys())
+        multiscale = ome_multiscale(node.attrs)
     except (OSError, ValueError, KeyError, TypeError) as err:
         raise ImageError(f"cannot open the zarr store {location}: {err}") from err
+    if key is None and multiscale and multiscale.get("datasets"):
+        key = str(multiscale["datasets"][0].get("path"))  # full resolution
     name = key or ("prob" if "prob" in names else (names[0] if len(names) == 1 else None))
     if name is None:
         raise ValueError(f"zarr group {location} holds arrays {names}; choose one with key=")
@@ -170,6 +184,43 @@ def read_image(path: str | os.PathLike[str], *, key: str | None = None) -> Any:
     if suffix == ".zarr" or (p.is_dir() and any((p / m).exists() for m in zarr_markers)):
         return _open_zarr(str(p), key)
     raise ValueError(f"unsupported image format {suffix!r} ({p}); accepted: {READ_SUFFIXES}")
+
+
+def _ome_channel_axis(location: str) -> int | None:
+    import zarr
+
+    try:
+        multiscale = ome_multiscale(zarr.open_group(location, mode="r").attrs)
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    axes = (multiscale or {}).get("axes") or []
+    for i, axis in enumerate(axes):
+        named = axis if isinstance(axis, str) else axis.get("name")
+        if named == "c" or (isinstance(axis, dict) and axis.get("type") == "channel"):
+            return i
+    return None
+
+
+def channel_axis_hint(path: str | os.PathLike[str], *, key: str | None = None) -> int | None:
+    """The channel axis a file's metadata names, or None.
+
+    The ``c`` (type ``channel``) axis of an OME-Zarr multiscale. TIFF axes
+    are not trusted: tifffile writes every ImageJ stack without explicit
+    axes as channels (``CYX``), so grey stacks would be read as channels;
+    give ``--channel-axis`` for a TIFF hyperstack. RGB(A) pixels need no
+    hint: their shape says it (``channels.looks_like_colour``).
+    """
+    from .containers import split_dataset_path
+
+    text = os.fspath(path)
+    if "://" in text:
+        return None
+    location, inline_key = split_dataset_path(text)
+    key = key or inline_key
+    p = Path(location)
+    if p.is_dir() and (key is None or "/" not in key.strip("/")):
+        return _ome_channel_axis(str(p))
+    return None
 
 
 def unit_to_uint8(array: Any) -> np.ndarray:

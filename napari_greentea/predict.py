@@ -11,7 +11,9 @@ same pooling phase and the same input values as in one whole-image pass:
 tiled output equals untiled output.
 
 Output layout: ``(C, Y, X)`` for 2-D images, ``(C, Z, Y, X)`` for stacks,
-float32 class probabilities (or uint8 = round(255 p)).
+float32 class probabilities (or uint8 = round(255 p)). A multi-channel input
+(``channels.ChannelImage``) has the spatial shape of its channels, so its
+output has the same layout; each window stacks the chosen channels.
 """
 
 from __future__ import annotations
@@ -26,11 +28,12 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from .channels import as_channels, channel_planes, check_count
 from .config import ModelSpec, PreprocessConfig
 from .events import BlockWritten, PredictEvent, PredictionFinished, PredictionStarted
 from .graph import Graph
 from .io import unit_to_uint8
-from .preprocess import SliceNorm, check_image, clahe_slice, slice_stats
+from .preprocess import SliceNorm, channel_stats, check_image, clahe_slice
 
 if TYPE_CHECKING:
     from .backend import Backend, Predictor
@@ -116,29 +119,33 @@ def read_window(plane: Any, y0: int, x0: int, size: int) -> np.ndarray:
 
 
 class SliceSource:
-    """Normalised, mirror-padded windows of one slice.
+    """Normalised, mirror-padded windows of one slice, one plane per channel.
 
-    ``norm`` maps raw intensities to the network's range; compute it once per
-    slice (:meth:`for_slice`) so every block of the slice sees the same
-    numbers as a whole-image pass.
+    ``norms`` (one per plane) map raw intensities to the network's range;
+    compute them once per slice (:meth:`for_slice`) so every block of the
+    slice sees the same numbers as a whole-image pass.
     """
 
-    def __init__(self, plane: Any, norm: SliceNorm) -> None:
-        self.plane = plane
-        self.norm = norm
+    def __init__(self, planes: Sequence[Any], norms: Sequence[SliceNorm]) -> None:
+        if len(planes) != len(norms):
+            raise ValueError(f"{len(planes)} channel planes but {len(norms)} normalisations")
+        self.planes, self.norms = list(planes), list(norms)
 
     @classmethod
     def for_slice(cls, image: Any, z: int | None, config: PreprocessConfig) -> SliceSource:
         """Slice ``z`` of ``image`` (CLAHE needs the whole slice in memory)."""
-        plane = image if z is None else image[z]
-        norm = slice_stats(image, z, config)
+        planes = [p if z is None else p[z] for p in channel_planes(image)]
+        norms = list(channel_stats(image, z, config))
         if config.clahe:
-            plane = clahe_slice(np.asarray(plane), norm, config.clahe_clip)
-            norm = SliceNorm(-1.0, 1.0)
-        return cls(plane, norm)
+            planes = [clahe_slice(np.asarray(p), n, config.clahe_clip)
+                      for p, n in zip(planes, norms, strict=True)]
+            norms = [SliceNorm(-1.0, 1.0)] * len(planes)
+        return cls(planes, norms)
 
     def window(self, y0: int, x0: int, size: int) -> np.ndarray:
-        return self.norm.apply(read_window(self.plane, y0, x0, size))
+        """``(C, size, size)`` float32: every channel's window, normalised."""
+        return np.stack([norm.apply(read_window(plane, y0, x0, size))
+                         for plane, norm in zip(self.planes, self.norms, strict=True)])
 
 
 def z_index(z: int | None) -> tuple[int, ...]:
@@ -166,7 +173,7 @@ def predict_block(
     view-first stream (through the job) and the dask task.
     """
     y0, x0 = blk.y[0] - geometry.lo, blk.x[0] - geometry.lo
-    prob = predictor(source.window(y0, x0, geometry.net_input)[None, None])[0]
+    prob = predictor(source.window(y0, x0, geometry.net_input)[None])[0]
     out = to_dtype(prob[:, : blk.y[1] - blk.y[0], : blk.x[1] - blk.x[0]], dtype)
     zsel = z_index(blk.z)
     sink[(slice(None), *zsel, slice(*blk.y), slice(*blk.x))] = out
@@ -374,6 +381,8 @@ class PredictionJob:
     ) -> None:
         from .store import input_fingerprint
 
+        image = as_channels(image)
+        check_count(image, graph.in_channels)
         self.shape = check_image(image)
         self.predictor = predictor
         self.image = image

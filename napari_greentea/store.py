@@ -48,10 +48,15 @@ def model_fingerprint(spec: Any, weights: Mapping[str, np.ndarray], preprocess: 
 
     Test-time augmentation changes every block, so a store written with it
     carries a different fingerprint and never resumes a plain run (or back).
+    Empty ``channels`` (a grey model) are left out of the hash, so stores
+    written before models had channels still resume.
     """
     digest = hashlib.sha256()
     digest.update(json.dumps(spec.to_dict(), sort_keys=True).encode())
-    digest.update(json.dumps(preprocess.to_dict(), sort_keys=True).encode())
+    pre = preprocess.to_dict()
+    if not pre.get("channels"):
+        pre.pop("channels", None)
+    digest.update(json.dumps(pre, sort_keys=True).encode())
     for key in sorted(weights):
         value = np.ascontiguousarray(weights[key], np.float32)
         digest.update(key.encode())
@@ -89,12 +94,23 @@ def content_hash(image: Any) -> str:
 
 
 def input_fingerprint(image: Any, source: str | os.PathLike[str] | None = None) -> dict[str, Any]:
-    """Path (if any), shape, dtype and content hash of a prediction's input."""
+    """Path (if any), shape, dtype and content hash of a prediction's input.
+
+    A multi-channel image (``channels.ChannelImage``) is hashed as its whole
+    array, and its channel axis and chosen channels are recorded too.
+    """
+    from .channels import ChannelImage
+
+    channels = {}
+    if isinstance(image, ChannelImage):
+        channels = {"channel_axis": image.axis, "channels": list(image.channels)}
+        image = image.array
     return {
         "path": None if source is None else os.path.abspath(os.fspath(source)),
         "shape": [int(s) for s in image.shape],
         "dtype": str(np.dtype(image.dtype)),
         "content": content_hash(image),
+        **channels,
     }
 
 
@@ -123,7 +139,8 @@ def check_same_origin(path: Any, stored: Mapping[str, Any], new: Mapping[str, An
         raise StoreMismatch(
             f"output {path} does not record which image it is a prediction of; {RESTART_HINT}"
         )
-    differs = [k for k in ("shape", "dtype", "content") if old.get(k) != now.get(k)]
+    differs = [k for k in ("shape", "dtype", "content", "channel_axis", "channels")
+               if old.get(k) != now.get(k)]
     if differs:
         details = ", ".join(f"{k} {old.get(k)} (stored) vs {now.get(k)} (now)" for k in differs)
         raise StoreMismatch(

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from .channels import as_channels, channel_count, chosen_channels, describe, model_input
 from .checkpoint import Checkpoint, remove_stale_partial
 from .config import LossConfig, ModelSpec, PreprocessConfig, TrainConfig
 from .events import (
@@ -35,7 +36,7 @@ from .events import (
 )
 from .losses import LossBatch
 from .models import dense_graph
-from .preprocess import check_image, preprocess_image
+from .preprocess import check_image, preprocess_channels
 from .selection import HeldOutStrokes, WeightAverage
 from .weights import init_weights
 
@@ -51,7 +52,11 @@ class TrainingError(ValueError):
 
 @dataclass(frozen=True)
 class LabeledImage:
-    """One training pair: raw image and labels (0 = unlabeled, 1..K classes)."""
+    """One training pair: raw image and labels (0 = unlabeled, 1..K classes).
+
+    A multi-channel image is a ``channels.ChannelImage`` (an RGB(A) array is
+    recognised by its shape); the labels have its spatial shape.
+    """
 
     image: Any
     labels: Any
@@ -91,6 +96,22 @@ def check_pairs(pairs: Sequence[LabeledImage], num_classes: int) -> None:
             f"only class {present.pop()} is labeled; paint at least two classes so the "
             "network has something to tell apart"
         )
+
+
+def training_channels(pairs: Sequence[LabeledImage], in_channels: int) -> tuple[int, ...]:
+    """The channels the network is trained on (those of the first image; () for grey).
+
+    Every image must give ``in_channels`` channels.
+    """
+    for i, pair in enumerate(pairs):
+        got = channel_count(pair.image)
+        if got != in_channels:
+            raise TrainingError(
+                f"image {i} gives {got} channel(s) ({describe(pair.image)}) but the network "
+                f"reads {in_channels} (in_channels); choose {in_channels} channel(s) or build "
+                f"the network with in_channels={got}"
+            )
+    return chosen_channels(pairs[0].image)
 
 
 def check_writable(path: str | os.PathLike[str]) -> Path:
@@ -175,7 +196,10 @@ class Trainer:
         self.class_names = tuple(class_names) or tuple(
             f"class {i}" for i in range(1, spec.num_classes + 1)
         )
+        pairs = [LabeledImage(as_channels(p.image), p.labels) for p in pairs]
         check_pairs(pairs, spec.num_classes)
+        self.preprocess = self.preprocess.replace(
+            channels=training_channels(pairs, spec.in_channels))
         self.output = self.train_config.output
         if self.output:
             check_writable(self.output)
@@ -184,7 +208,7 @@ class Trainer:
         self.graph = dense_graph(spec)
         self.input_size = self.graph.input_size_for(self.train_config.output_size)
         self.output_size = self.graph.output_size(self.input_size)
-        self._images = [preprocess_image(p.image, self.preprocess) for p in pairs]
+        self._images = [preprocess_channels(p.image, self.preprocess) for p in pairs]
         self._labels = [np.array(p.labels, np.int64, copy=True) for p in pairs]
         self._validation = list(validation)
         self.held_out = self._hold_out_strokes()
@@ -387,7 +411,8 @@ class Trainer:
 
         correct = total = 0
         for pair in self._validation:
-            prob = predict_image(self.model.predict, self.graph, pair.image,
+            image = model_input(pair.image, self.spec.in_channels, self.preprocess.channels)
+            prob = predict_image(self.model.predict, self.graph, image,
                                  preprocess=self.preprocess)
             pred = prob.argmax(0) + 1
             labels = np.asarray(pair.labels)

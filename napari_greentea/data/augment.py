@@ -104,21 +104,23 @@ class Augmenter:
         self.rng = np.random.default_rng(seed)
 
     def __call__(self, image: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Augment a 2-D image patch and its centred 2-D label patch.
+        """Augment a 2-D image patch, or a ``(C, Y, X)`` one, and its centred
+        2-D label patch.
 
-        Returns new arrays (the inputs are never modified in place).
+        Every channel gets the same transform (the same random draws as a
+        2-D patch). Returns new arrays (the inputs are never modified in place).
         """
         if not self.enabled:
             return image, labels
         image, labels = np.asarray(image), np.asarray(labels)
         rng = self.rng
         if self.mirror:
-            axes = [(0,), (1,), (0, 1)][rng.integers(3)]
+            axes = [(-2,), (-1,), (-2, -1)][rng.integers(3)]
             image, labels = np.flip(image, axes), np.flip(labels, axes)
         if self.rotate:
-            square = image.shape[0] == image.shape[1] and (labels.shape[0] == labels.shape[1])
+            square = image.shape[-2] == image.shape[-1] and (labels.shape[0] == labels.shape[1])
             k = int(rng.integers(4)) if square else 2 * int(rng.integers(2))
-            image, labels = np.rot90(image, k), np.rot90(labels, k)
+            image, labels = np.rot90(image, k, (-2, -1)), np.rot90(labels, k)
         image = np.ascontiguousarray(image, dtype=np.float32)
         labels = np.ascontiguousarray(labels)
         if self.blur:

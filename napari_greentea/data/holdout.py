@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from .sampling import channel_slices
+
 
 def stroke_components(labels: np.ndarray) -> list[tuple[int, int, np.ndarray]]:
     """``(class, slice, flat indices)`` of every 8-connected stroke, in scan order."""
@@ -80,26 +82,27 @@ def validation_windows(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Network input windows covering every held-out labeled pixel, and their labels.
 
-    ``images`` (preprocessed) and ``labels`` are 2-D slices or 3-D stacks of
-    equal shapes. The output grid of each slice is cut into ``output_size``
-    tiles and only tiles holding a labeled pixel are kept, so validation
+    ``images`` (preprocessed) and ``labels`` are 2-D slices or 3-D stacks,
+    images of the labels' shape or channel first (``(C, *labels.shape)``).
+    The output grid of each slice is cut into ``output_size`` tiles and
+    only tiles holding a labeled pixel are kept, so validation
     costs a fraction of a whole-image prediction. Images are mirror-padded
-    like the training sampler's. Returns ``(N, 1, input_size, input_size)``
+    like the training sampler's. Returns ``(N, C, input_size, input_size)``
     float32 and ``(N, output_size, output_size)`` int64 (0 = not validated).
     """
     context = input_size - output_size
-    windows, targets = [], []
+    windows, targets, channels = [], [], 1
     for image, label in zip(images, labels, strict=True):
-        image, label = np.asarray(image, np.float32), np.asarray(label)
-        for plane, lab in zip(image.reshape(-1, *image.shape[-2:]),
-                              label.reshape(-1, *label.shape[-2:]), strict=True):
+        planes, label_slices = channel_slices(image, label)
+        channels = planes[0].shape[0]
+        for plane, lab in zip(planes, label_slices, strict=True):
             if not lab.any():
                 continue
             h, w = lab.shape
             ty, tx = -(-h // output_size), -(-w // output_size)
             lab_pad = np.zeros((ty * output_size, tx * output_size), np.int64)
             lab_pad[:h, :w] = lab
-            pad = ((context_lo, context - context_lo + lab_pad.shape[0] - h),
+            pad = ((0, 0), (context_lo, context - context_lo + lab_pad.shape[0] - h),
                    (context_lo, context - context_lo + lab_pad.shape[1] - w))
             img_pad = np.pad(plane, pad, mode="symmetric")
             for y in range(0, lab_pad.shape[0], output_size):
@@ -107,11 +110,11 @@ def validation_windows(
                     tile = lab_pad[y : y + output_size, x : x + output_size]
                     if tile.any():
                         targets.append(tile)
-                        windows.append(img_pad[y : y + input_size, x : x + input_size])
+                        windows.append(img_pad[:, y : y + input_size, x : x + input_size])
     if not windows:
-        return (np.zeros((0, 1, input_size, input_size), np.float32),
+        return (np.zeros((0, channels, input_size, input_size), np.float32),
                 np.zeros((0, output_size, output_size), np.int64))
-    return np.stack(windows)[:, None], np.stack(targets)
+    return np.stack(windows), np.stack(targets)
 
 
 def balanced_accuracy(prob: np.ndarray, labels: np.ndarray) -> float:

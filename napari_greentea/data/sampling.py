@@ -46,6 +46,23 @@ def _slices(labels) -> list[np.ndarray]:
     return out
 
 
+def channel_slices(image, labels) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """An image and its labels as 2-D slices: ``(C, H, W)`` float32 and ``(H, W)``.
+
+    An image of the labels' shape has one channel; ``(C, *labels.shape)``
+    has ``C`` (channel first). Anything else raises ``ValueError``.
+    """
+    img, lab = np.asarray(image, dtype=np.float32), np.asarray(labels)
+    if img.shape == lab.shape:
+        img = img[None]
+    if img.shape[1:] != lab.shape:
+        raise ValueError(f"labels shape {lab.shape} != image shape {img.shape}")
+    if lab.ndim not in (2, 3):
+        raise ValueError(f"expected 2-D or 3-D, got {lab.shape}")
+    planes = np.moveaxis(img.reshape(img.shape[0], -1, *img.shape[-2:]), 1, 0)
+    return list(planes), list(lab.reshape(-1, *lab.shape[-2:]))
+
+
 def _num_classes(slices: list[np.ndarray], num_classes: int | None) -> int:
     return int(max(s.max() for s in slices)) if num_classes is None else num_classes
 
@@ -180,9 +197,11 @@ class PatchSampler:
     Parameters
     ----------
     pairs : sequence of (image, labels)
-        Preprocessed float images with integer labels of the same shape,
-        either 2-D ``(Y, X)`` or 3-D stacks ``(Z, Y, X)``; stacks are sampled
-        slice by slice (the networks are 2-D). Any size is accepted: images
+        Preprocessed float images with integer labels, either 2-D ``(Y, X)``
+        or 3-D stacks ``(Z, Y, X)``; stacks are sampled slice by slice (the
+        networks are 2-D). An image of the labels' shape has one channel; one
+        of shape ``(C, *labels.shape)`` has ``C`` channels (channel first),
+        and every image must have the same count. Any size is accepted: images
         are mirror-padded ('symmetric', like ``IPL_BORDER_REFLECT``) so that
         the output patch can reach every border, and images smaller than the
         output patch are additionally padded with unlabeled pixels.
@@ -252,7 +271,7 @@ class PatchSampler:
             ph, pw = max(oy - lab.shape[0], 0), max(ox - lab.shape[1], 0)
             self._labels.append(np.pad(lab, ((0, ph), (0, pw))).astype(np.int64))
             (my, mx) = self._margin
-            pad = ((my, my + ph), (mx, mx + pw))
+            pad = ((0, 0), (my, my + ph), (mx, mx + pw))
             self._images.append(np.pad(img, pad, mode="symmetric"))
 
         self.keep_prob = None
@@ -269,13 +288,19 @@ class PatchSampler:
         self._starts = np.cumsum([0] + [w.size for w in weights])
 
     def _load(self, pairs) -> tuple[list[np.ndarray], list[np.ndarray]]:
+        """Per 2-D slice: ``(C, H, W)`` images and ``(H, W)`` labels."""
         images, labels = [], []
+        self.channels: int | None = None
         for n, (img, lab) in enumerate(pairs):
-            img, lab = np.asarray(img, dtype=np.float32), np.asarray(lab)
-            if img.shape != lab.shape:
-                raise ValueError(f"pair {n}: labels shape {lab.shape} != image shape {img.shape}")
-            if img.ndim not in (2, 3):
-                raise ValueError(f"pair {n}: expected 2-D or 3-D, got {img.shape}")
+            try:
+                planes, lab_slices = channel_slices(img, lab)
+            except ValueError as err:
+                raise ValueError(f"pair {n}: {err}") from None
+            lab = np.asarray(lab)
+            if self.channels not in (None, planes[0].shape[0]):
+                raise ValueError(f"pair {n} has {planes[0].shape[0]} channels, the first pair "
+                                 f"{self.channels}; every image needs the same channels")
+            self.channels = planes[0].shape[0]
             if not np.issubdtype(lab.dtype, np.integer) and not np.all(lab == np.round(lab)):
                 raise ValueError(f"pair {n}: labels must be integers")
             if lab.size and (lab.min() < 0 or lab.max() > self.num_classes):
@@ -283,8 +308,8 @@ class PatchSampler:
                     f"pair {n}: label values must lie in 0..{self.num_classes}, "
                     f"found {lab.min()}..{lab.max()}"
                 )
-            images.extend(img.reshape(-1, *img.shape[-2:]))
-            labels.extend(lab.astype(np.int64).reshape(-1, *lab.shape[-2:]))
+            images.extend(planes)
+            labels.extend(s.astype(np.int64) for s in lab_slices)
         if not labels or not any((lab > 0).any() for lab in labels):
             raise ValueError("no labeled pixels: nothing to train on")
         return images, labels
@@ -302,21 +327,21 @@ class PatchSampler:
 
         Returns
         -------
-        images : ndarray of float32, shape (N, 1, H_in, W_in)
+        images : ndarray of float32, shape (N, C, H_in, W_in)
         labels : ndarray of int64, shape (N, H_out, W_out)
         """
         (hin, win), (hout, wout) = self.input_size, self.output_size
         (my, mx), (ly, lx) = self._margin, self.context_lo
-        images = np.empty((batch, 1, hin, win), dtype=np.float32)
+        images = np.empty((batch, self.channels or 1, hin, win), dtype=np.float32)
         labels = np.empty((batch, hout, wout), dtype=np.int64)
         for n in range(batch):
             k, oy, ox = self._draw_offset()
-            img = self._images[k][oy : oy + hout + 2 * my, ox : ox + wout + 2 * mx]
+            img = self._images[k][:, oy : oy + hout + 2 * my, ox : ox + wout + 2 * mx]
             lab = self._labels[k][oy : oy + hout, ox : ox + wout]
             if self.augmenter is not None:
                 img, lab = self.augmenter(img, lab)
             if self.keep_prob is not None:
                 lab = apply_masking(lab, self.keep_prob, self.rng)
-            images[n, 0] = img[my - ly : my - ly + hin, mx - lx : mx - lx + win]
+            images[n] = img[:, my - ly : my - ly + hin, mx - lx : mx - lx + win]
             labels[n] = lab
         return images, labels

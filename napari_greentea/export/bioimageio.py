@@ -29,10 +29,11 @@ from typing import Any
 
 import numpy as np
 
+from ..channels import as_channels, channel_planes, model_input
 from ..checkpoint import FORMAT, Checkpoint
 from ..graph import Graph
 from ..models import dense_graph
-from ..preprocess import preprocess_image
+from ..preprocess import preprocess_channels
 
 log = logging.getLogger(__name__)
 
@@ -102,27 +103,42 @@ def input_axes_size(graph: Graph) -> tuple[int, int]:
 
 
 def _test_input(graph: Graph, sample: Any) -> np.ndarray:
-    """A (1, 1, S, S) float32 centre crop of ``sample`` with S valid (default: synthetic data).
+    """A (1, C, S, S) float32 centre crop of ``sample`` with S valid (default: synthetic
+    data, one synthetic image per channel).
 
-    ``sample`` may be lazy (zarr, HDF5): only the crop of its middle slice is read.
+    ``sample`` (grey, or a ``channels.ChannelImage`` for a multi-channel
+    model) may be lazy (zarr, HDF5): only the crop of its middle slice is read.
     """
     if sample is None:
         from ..sample import synthetic_membranes
 
         edge = graph.input_size_for(TEST_OUTPUT_EDGE)
-        sample = synthetic_membranes((edge, edge), seed=0)[0]
-    plane = sample
-    while len(plane.shape) > 2:
-        plane = plane[plane.shape[0] // 2]
-    limit = min(plane.shape)
-    edge = graph.input_size_for(min(TEST_OUTPUT_EDGE, max(1, limit - graph.context)))
-    if edge > limit:
-        raise ExportError(
-            f"sample image {tuple(plane.shape)} is smaller than the smallest valid input {edge}"
-        )
-    y0, x0 = (plane.shape[0] - edge) // 2, (plane.shape[1] - edge) // 2
-    crop = np.asarray(plane[y0 : y0 + edge, x0 : x0 + edge])
-    return np.ascontiguousarray(crop, np.float32)[None, None]
+        planes = [synthetic_membranes((edge, edge), seed=c)[0]
+                  for c in range(graph.in_channels)]
+    else:
+        planes = channel_planes(sample)
+    crops = []
+    for plane in planes:
+        while len(plane.shape) > 2:
+            plane = plane[plane.shape[0] // 2]
+        limit = min(plane.shape)
+        edge = graph.input_size_for(min(TEST_OUTPUT_EDGE, max(1, limit - graph.context)))
+        if edge > limit:
+            raise ExportError(f"sample image {tuple(plane.shape)} is smaller than the smallest "
+                              f"valid input {edge}")
+        y0, x0 = (plane.shape[0] - edge) // 2, (plane.shape[1] - edge) // 2
+        crops.append(np.asarray(plane[y0 : y0 + edge, x0 : x0 + edge], np.float32))
+    return np.ascontiguousarray(np.stack(crops))[None]
+
+
+def _input_names(ckpt: Checkpoint) -> list[Any]:
+    """``raw`` for a grey model, else ``channel<i>`` per channel index it reads."""
+    from bioimageio.spec.model import v0_5 as bio
+
+    if ckpt.spec.in_channels == 1 and not ckpt.preprocess.channels:
+        return [bio.Identifier("raw")]
+    indices = ckpt.preprocess.channels or tuple(range(ckpt.spec.in_channels))
+    return [bio.Identifier(f"channel{c}") for c in indices]
 
 
 def _preprocessing(ckpt: Checkpoint, options: ExportOptions) -> tuple[list[Any], str]:
@@ -259,6 +275,8 @@ def export_bioimageio(
 
     ``sample``: a 2-D image (or a stack; its middle slice is used) from which
     the test tensor and the cover are cut; default the synthetic membranes.
+    For a multi-channel model it has a channel axis (``channels.ChannelImage``,
+    or RGB colour) and the model's channels are read, as in prediction.
     Raises :class:`ExportError` when the model cannot be described faithfully
     and :class:`~.torch_formats.ExportMismatch` when an exported format does
     not reproduce the torch output.
@@ -281,8 +299,10 @@ def export_bioimageio(
     graph = dense_graph(ckpt.spec)
     smallest, step = input_axes_size(graph)
     module = build_module(graph, ckpt.weights).eval()
+    if sample is not None:
+        sample = model_input(sample, graph.in_channels, ckpt.preprocess.channels)
     raw = _test_input(graph, sample)
-    normalised = preprocess_image(raw[0, 0], ckpt.preprocess)[None, None]
+    normalised = preprocess_channels(as_channels(raw[0], axis=0), ckpt.preprocess)[None]
     with torch.no_grad():
         prob = module(torch.as_tensor(normalised)).numpy()
     steps, pre_note = _preprocessing(ckpt, options)
@@ -320,7 +340,7 @@ def export_bioimageio(
             inputs=[bio.InputTensorDescr(
                 id=bio.TensorId(INPUT_ID),
                 description="raw intensities of one 2-D image per batch element",
-                axes=[bio.BatchAxis(), bio.ChannelAxis(channel_names=[bio.Identifier("raw")]),
+                axes=[bio.BatchAxis(), bio.ChannelAxis(channel_names=_input_names(ckpt)),
                       bio.SpaceInputAxis(id=bio.AxisId("y"), size=size),
                       bio.SpaceInputAxis(id=bio.AxisId("x"), size=size)],
                 test_tensor=bio.FileDescr(source=folder / "test_input.npy"),

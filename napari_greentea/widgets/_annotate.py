@@ -25,8 +25,9 @@ from ._layers import (
     LINK,
     class_names_of,
     label_colormap,
-    layer_array,
+    layer_image,
     linked_labels,
+    spatial_transform,
 )
 
 if TYPE_CHECKING:
@@ -82,17 +83,13 @@ class AnnotateWidget(Container):
         if image is None:
             show_error("no image layer: open an image or a sample first")
             return None
-        if getattr(image, "rgb", False):
-            show_error(f"image {image.name!r} is RGB; split it into grey channels first")
-            return None
         names = self.class_names()
         layer = self.labels_layer()
         if layer is None:
             layer = self._viewer.add_labels(
-                np.zeros(layer_array(image).shape, np.uint8),
+                np.zeros(layer_image(image).shape, np.uint8),
                 name=f"{image.name} labels",
-                scale=image.scale,
-                translate=image.translate,
+                **spatial_transform(image),
                 metadata={LINK: image.name, "class_names": list(names)},
             )
         layer.colormap = label_colormap(len(names))

@@ -5,7 +5,11 @@
   several image/labels pairs form one training set;
 * :class:`ClassView` shows one class of a (C, ...) zarr array as a lazy
   array-like, so a probability layer reads only what napari slices and
-  never goes through a cache that could hold not-yet-written (NaN) tiles.
+  never goes through a cache that could hold not-yet-written (NaN) tiles;
+* an RGB(A) layer, or one whose ``metadata["channel_axis"]`` names a
+  channel axis, reaches the core as a ``channels.ChannelImage``
+  (:func:`layer_image`); the layers made for it (labels, probabilities)
+  have its spatial shape and transform (:func:`spatial_transform`).
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from .._samples import CLASS_COLORS
 from ..project import IMAGE_LINK as LINK
 from ..sample import CLASS_NAMES
 
+CHANNEL_AXIS = "channel_axis"
 DEFAULT_CLASSES = tuple(CLASS_NAMES)
 
 
@@ -40,6 +45,37 @@ def is_image(layer: Any) -> bool:
 def layer_array(layer: Any) -> Any:
     """The full-resolution array of a layer (level 0 of a multiscale one)."""
     return layer.data[0] if getattr(layer, "multiscale", False) else layer.data
+
+
+def channel_axis_of(layer: Any) -> int | None:
+    """The channel axis of a non-RGB layer's data named in its metadata, or None."""
+    axis = layer.metadata.get(CHANNEL_AXIS)
+    if axis is None or getattr(layer, "rgb", False):
+        return None
+    return int(axis) % layer.ndim
+
+
+def layer_image(layer: Any) -> Any:
+    """A layer's full-resolution data as the core reads it: with its channel axis
+    (RGB colour, or ``metadata["channel_axis"]``), else as it is."""
+    from ..channels import as_channels, looks_like_colour
+
+    data = layer_array(layer)
+    if getattr(layer, "rgb", False):
+        return as_channels(data, None if looks_like_colour(data.shape) else -1)
+    return as_channels(data, channel_axis_of(layer))
+
+
+def _spatial(layer: Any, values: Any) -> Any:
+    """``values`` per layer axis without the channel axis (RGB layers have none)."""
+    axis = channel_axis_of(layer)
+    values = np.asarray(values)
+    return values if axis is None else np.delete(values, axis, axis=-1)
+
+
+def spatial_transform(layer: Any) -> dict[str, Any]:
+    """``scale`` and ``translate`` for a layer of ``layer``'s spatial shape."""
+    return {"scale": _spatial(layer, layer.scale), "translate": _spatial(layer, layer.translate)}
 
 
 def linked_labels(viewer: Any, image: Any) -> list[Any]:
@@ -68,17 +104,12 @@ def training_pairs(viewer: Any, image: Any) -> tuple[list[Any], tuple[str, ...]]
 
     if image is None:
         raise ValueError("no image selected: open an image (or a sample) first")
-    if getattr(image, "rgb", False):
-        raise ValueError(
-            f"image {image.name!r} is RGB; convert it to a single grey channel first "
-            "(Layers > Convert > Split RGB)"
-        )
     images = [image] + [lyr for lyr in viewer.layers if is_image(lyr) and lyr is not image]
     pairs, names = [], None
     for img in images:
         for lab in linked_labels(viewer, img):
             # copy the labels: painting may continue while the trainer reads them
-            pairs.append(LabeledImage(np.asarray(layer_array(img)), np.array(lab.data)))
+            pairs.append(LabeledImage(_in_memory(layer_image(img)), np.array(lab.data)))
             names = names or class_names_of(lab)
     if not any(linked_labels(viewer, image)):
         raise ValueError(
@@ -88,11 +119,20 @@ def training_pairs(viewer: Any, image: Any) -> tuple[list[Any], tuple[str, ...]]
     return pairs, names or DEFAULT_CLASSES
 
 
+def _in_memory(image: Any) -> Any:
+    """``image`` read into numpy (the trainer reads it whole), its channel axis kept."""
+    from ..channels import ChannelImage
+
+    if isinstance(image, ChannelImage):
+        return ChannelImage(np.asarray(image.array), image.axis, image.channels)
+    return np.asarray(image)
+
+
 def view_focus(viewer: Any, layer: Any) -> tuple[float, ...]:
-    """The data coordinates (of ``layer``) at the centre of the view."""
+    """The spatial data coordinates (of ``layer``) at the centre of the view."""
     world = list(viewer.dims.point)
     world[-2:] = list(viewer.camera.center[-2:])
-    return tuple(float(v) for v in layer.world_to_data(world))
+    return tuple(float(v) for v in _spatial(layer, layer.world_to_data(world)))
 
 
 def view_crop(viewer: Any, layer: Any, cap: int = 512, margin: int = 32) -> tuple[Any, ...]:
@@ -101,8 +141,8 @@ def view_crop(viewer: Any, layer: Any, cap: int = 512, margin: int = 32) -> tupl
     Uses the layer's public ``corner_pixels`` (the data-space box napari
     draws) plus a margin, centred on the view when larger than ``cap``.
     """
-    shape = layer_array(layer).shape
-    corners = np.asarray(layer.corner_pixels)
+    shape = layer_image(layer).shape
+    corners = _spatial(layer, layer.corner_pixels)
     focus = view_focus(viewer, layer)
     z = None
     if len(shape) == 3:

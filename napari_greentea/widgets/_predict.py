@@ -28,7 +28,13 @@ from ..predict import DEFAULT_BLOCK
 from ..segment import DEFAULT_MIN_SIZE, METHODS
 from . import _checkpoint_files, _session
 from ._backend_picker import BackendPicker
-from ._layers import ClassView, label_colormap, layer_array, view_focus
+from ._layers import (
+    ClassView,
+    label_colormap,
+    layer_image,
+    spatial_transform,
+    view_focus,
+)
 from ._lifetime import when_closed
 from ._stream import BlockQueue, Prepared, prepare_and_stream, stream_blocks
 
@@ -154,7 +160,7 @@ class PredictWidget(Container):
         if ckpt is None:
             show_error("no model to export: train one or load a checkpoint")
             return None
-        sample = None if image is None else layer_array(image)
+        sample = None if image is None else layer_image(image)
         worker = create_worker(export_bioimageio, ckpt, path, sample=sample, overwrite=True)
         def done(report: Any) -> None:
             self._status_label.value = f"exported {Path(report.path).name}"
@@ -214,9 +220,10 @@ class PredictWidget(Container):
         self.worker = create_worker(
             prepare_and_stream,
             _make_job(ckpt, self._backend_picker.backend, self._tta_check.value,
-                      layer_array(image), block=self._block_spin.value,
+                      layer_image(image), block=self._block_spin.value,
                       output=self._output_edit.value, overwrite=self._overwrite_check.value,
-                      source=image.source.path, scale=tuple(image.scale),
+                      source=image.source.path,
+                      scale=tuple(float(v) for v in spatial_transform(image)["scale"]),
                       units=tuple(str(u) for u in getattr(image, "units", ()) or ())),
             (focus[0] if len(focus) == 3 else None, focus[-2], focus[-1]),
             _progress={"desc": "Predicting"},
@@ -254,7 +261,7 @@ class PredictWidget(Container):
             data if len(data) > 1 else data[0], multiscale=len(data) > 1,
             name=f"{image.name} {name} probability", colormap=COLORMAPS[c % len(COLORMAPS)],
             contrast_limits=(0.0, 1.0), blending="additive", opacity=0.6,
-            scale=image.scale, translate=image.translate, visible=c == 0)
+            visible=c == 0, **spatial_transform(image))
 
     def _start(self, blocks: list[Any]) -> Any:
         from napari.qt.threading import create_worker
@@ -379,12 +386,14 @@ def _make_job(ckpt: Any, backend: str | None, tta: bool, image: Any, *, block: i
     """A function that builds the prediction job (it runs in the worker)."""
 
     def make() -> Any:
+        from ..channels import model_input
         from ..predict import PredictionJob, build_predictor
         from ..store import model_fingerprint
 
+        data = model_input(image, ckpt.spec.in_channels, ckpt.preprocess.channels)
         predictor = build_predictor(ckpt, backend, tta=tta)
         out = output or Path(tempfile.mkdtemp(prefix="greentea-")) / "p.zarr"
-        return PredictionJob(predictor, predictor.graph, image, block=block, output=out,
+        return PredictionJob(predictor, predictor.graph, data, block=block, output=out,
                              preprocess=ckpt.preprocess, overwrite=overwrite,
                              attrs={"spec": ckpt.spec.to_dict(), "tta": tta},
                              model_fingerprint=model_fingerprint(

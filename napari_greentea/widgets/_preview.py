@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from ..predict import z_index
-from ._layers import layer_array, view_crop
+from ._layers import layer_image, spatial_transform, view_crop
 
 PREVIEW_LAYER = "live prediction"
 
@@ -41,7 +41,7 @@ class LivePreview:
         if not self.enabled or trainer is None or image is None or self.worker is not None:
             return
         z, ys, xs = view_crop(self.viewer, image)
-        self.worker = create_worker(_predict_crop, trainer, layer_array(image), z, ys, xs)
+        self.worker = create_worker(_predict_crop, trainer, layer_image(image), z, ys, xs)
         self.worker.returned.connect(self._show)
         self.worker.finished.connect(self._done)
         self.worker.start()
@@ -58,11 +58,13 @@ class LivePreview:
         image = self._image()
         if image is None:
             return
-        translate = np.asarray(image.translate) + np.asarray(offset) * np.asarray(image.scale)
+        spatial = spatial_transform(image)
+        scale = spatial["scale"]
+        translate = spatial["translate"] + np.asarray(offset) * scale
         if PREVIEW_LAYER in self.viewer.layers:
             layer = self.viewer.layers[PREVIEW_LAYER]
-            if not np.array_equal(layer.scale, image.scale):  # each setter redraws:
-                layer.scale = image.scale  # touch only what changed
+            if not np.array_equal(layer.scale, scale):  # each setter redraws:
+                layer.scale = scale  # touch only what changed
             if not np.array_equal(layer.translate, translate):
                 layer.translate = translate
             layer.data = prob
@@ -72,19 +74,22 @@ class LivePreview:
             self.viewer.add_image(prob, name=PREVIEW_LAYER, colormap="magenta", opacity=0.8,
                                   blending="additive", contrast_limits=(0, 1),
                                   translate=translate,
-                                  scale=image.scale)
+                                  scale=scale)
             # give the paint brush back to the image on a later event-loop turn: adding
             # a layer and switching the layer controls twice in one turn stalls the GUI
             QTimer.singleShot(0, lambda: self._reselect(image))
         self.count += 1
 
 
-def _predict_crop(trainer: Any, data: Any, z: int | None, ys: tuple[int, int],
+def _predict_crop(trainer: Any, image: Any, z: int | None, ys: tuple[int, int],
                   xs: tuple[int, int]) -> tuple[np.ndarray, tuple[int, ...]]:
     """Worker thread: class-1 probability of the crop and its data offset."""
+    from ..channels import ChannelImage, channel_planes
     from ..predict import predict_image
 
-    crop = np.asarray(data[(*z_index(z), slice(*ys), slice(*xs))])
+    box = (*z_index(z), slice(*ys), slice(*xs))
+    crops = [np.asarray(plane[box]) for plane in channel_planes(image)]
+    crop = ChannelImage(np.stack(crops), 0) if isinstance(image, ChannelImage) else crops[0]
     prob = predict_image(trainer.predict, trainer.graph, crop, preprocess=trainer.preprocess)
     if z is None:
         return prob[0], (ys[0], xs[0])

@@ -30,7 +30,7 @@ from ..events import (
 )
 from . import _checkpoint_files, _project, _session
 from ._backend_picker import BackendPicker
-from ._layers import training_pairs
+from ._layers import layer_image, training_pairs
 from ._lifetime import when_closed
 from ._preview import PREVIEW_LAYER, LivePreview
 
@@ -164,6 +164,8 @@ class TrainWidget(Container):
             self._knob_spins[knob.name].value = knob.read(spec)
 
     def _read_config(self) -> dict[str, Any]:
+        """Spec (reading the selected image's channels), training and loss settings."""
+        from ..channels import channel_count
         from ..models import architecture, preset
         from ..recipes import recipe
 
@@ -177,7 +179,10 @@ class TrainWidget(Container):
             train={"iterations": self._iter_spin.value, "lr": self._lr_spin.value},
             loss={"kind": self._loss_combo.value, "class_balance": self._balance_combo.value},
         )
-        return {"spec": preset(kind, name, **over), "train": train, "loss": loss}
+        layer = self._image_combo.value
+        in_channels = 1 if layer is None else channel_count(layer_image(layer))
+        return {"spec": preset(kind, name, in_channels=in_channels, **over), "train": train,
+                "loss": loss}
 
     # ------------------------------------------------------------ run
     def _continuable(self) -> Any:

@@ -98,7 +98,6 @@ def test_existing_output_with_other_shape_is_refused(tmp_zarr):
 @pytest.mark.parametrize(
     ("image", "message"),
     [
-        (np.zeros((20, 20, 3), np.uint8) + np.arange(3), "RGB"),
         (np.zeros((2, 3, 20, 20)), "4 dimensions"),
         (np.zeros((0, 5)), "empty"),
         (np.array([["a", "b"], ["c", "d"]]), "non-numeric"),
@@ -110,6 +109,15 @@ def test_bad_images_give_one_clear_message(image, message):
     predictor, graph = _predictor("usk")
     with pytest.raises(ImageError, match=message):
         predict_image(predictor, graph, image, block=32)
+
+
+def test_rgb_image_for_a_grey_model_names_both_channel_counts():
+    """RGB is read as 3 channels, which a 1-channel model cannot take."""
+    from napari_greentea.channels import ChannelError
+
+    predictor, graph = _predictor("usk")
+    with pytest.raises(ChannelError, match=r"reads 1 channel\(s\) but the image gives 3"):
+        predict_image(predictor, graph, np.zeros((20, 20, 3), np.uint8) + np.arange(3), block=32)
 
 
 def test_percentile_and_clahe_preprocessing_keep_tiling_exact():

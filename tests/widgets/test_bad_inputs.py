@@ -55,16 +55,17 @@ def test_single_class(sample_viewer, errors):
     assert "only class 1" in errors[-1]
 
 
-def test_rgb_image(make_napari_viewer, errors):
+def test_rgb_image_without_labels(make_napari_viewer, errors):
+    """RGB is accepted as 3 channels; what is missing is the labels, and that is said."""
     viewer = make_napari_viewer()
     viewer.add_image(np.zeros((64, 64, 3), np.uint8), name="rgb", rgb=True)
     snap = _snapshot(viewer)
     train = TrainWidget(viewer)
     assert not train._start()
-    assert "RGB" in errors[-1]
-    assert AnnotateWidget(viewer)._on_new_clicked() is None
-    assert "RGB" in errors[-1]
+    assert "no labels layer is linked" in errors[-1]
     _assert_same(viewer, snap)
+    labels = AnnotateWidget(viewer)._on_new_clicked()
+    assert labels.data.shape == (64, 64)
 
 
 def test_predict_without_model(sample_viewer, errors):

@@ -214,3 +214,30 @@ def test_opencl_trained_checkpoint_exports(tmp_path):
     graph = dense_graph(ckpt.spec)
     opencl_out = OpenCLBackend().build(graph, ckpt.weights)(x)
     assert np.abs(run_onnx(tmp_path / "u" / "weights.onnx", x) - opencl_out).max() <= 1e-4
+
+
+def test_two_channel_model_exports_with_a_two_channel_input(tmp_path):
+    """The input's channel axis has the model's channels; the test tensor has both."""
+    from bioimageio.core import test_model
+
+    from napari_greentea.channels import as_channels
+
+    spec = preset("u", "interactive", in_channels=2)
+    weights = init_weights(build_graph(spec), 2)
+    ckpt = Checkpoint(spec=spec, weights=weights, class_names=("membrane", "cell"),
+                      preprocess=PreprocessConfig(channels=(1, 0)))
+    img = synthetic_membranes((160, 160), seed=6)[0].astype(np.float32)
+    sample = np.stack([np.random.default_rng(6).random(img.shape), img], -1)  # (Y, X, 2)
+    report = export_bioimageio(ckpt, tmp_path / "two.zip", sample=as_channels(sample, -1))
+    assert report.status == "valid-format"
+    assert test_model(report.path).status == "passed"
+    with zipfile.ZipFile(report.path) as zf:
+        zf.extractall(tmp_path / "unpacked")
+    rdf = yaml.safe_load((tmp_path / "unpacked" / "rdf.yaml").read_text())
+    assert rdf["inputs"][0]["axes"][1]["channel_names"] == ["channel1", "channel0"]
+    raw = np.load(tmp_path / "unpacked" / "test_input.npy")
+    assert raw.shape[:2] == (1, 2)
+    np.testing.assert_array_equal(raw[0, 0], sample[..., 1][tuple(
+        slice((160 - raw.shape[-1]) // 2, (160 - raw.shape[-1]) // 2 + raw.shape[-1])
+        for _ in range(2))])
+    assert load_package(report.path).preprocess.channels == (1, 0)
