@@ -32,4 +32,8 @@ METHODS = {
     "crf_lr3": OLD.with_(name="crf_lr3", crf=0.3, lr=3e-3),
     "ema_lr3": OLD.with_(name="ema_lr3", ema_eval=0.99, lr=3e-3),
     "pseudo": OLD.with_(name="pseudo", pseudo=1.0),
+    "pseudo_ema": OLD.with_(name="pseudo_ema", pseudo=1.0, ema_eval=0.99),
+    "pseudo05_ema": OLD.with_(name="pseudo05_ema", pseudo=0.5, pseudo_conf=0.95, ema_eval=0.99),
+    "f32_ema": OLD.with_(name="f32_ema", fmaps=32, ema_eval=0.99),
+    "p64_ema": OLD.with_(name="p64_ema", patch=64, batch=8, ema_eval=0.99),
 }
