@@ -114,12 +114,15 @@ def evaluate(trainer, raw, gt, test, tta: bool = True) -> dict:
     return row
 
 
-def run_times(method, raw, gt, labels, seed, times, test, tta=True) -> list[dict]:
+def run_times(method, raw, gt, labels, seed, times, test, tta=True, save_dir=None) -> list[dict]:
     trainer = make_trainer(method, raw[TRAIN], labels, seed)
     rows, done = [], 0.0
     for point in times:
         wall = train_for(trainer, point - done)
         done = point
+        if save_dir:  # the served model, e.g. for bench_segment_isbi.py
+            Path(save_dir).mkdir(parents=True, exist_ok=True)
+            trainer.checkpoint().save(Path(save_dir) / f"{method}_s{seed}_{point:g}s.npz")
         row = {"method": method, "seed": seed, "time": point, "iterations": trainer.iteration,
                "segment_wall_s": round(wall, 1), "load": round(os.getloadavg()[0], 2)}
         row.update(evaluate(trainer, raw, gt, test, tta))
@@ -191,6 +194,7 @@ def main() -> None:
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--tta-methods", default="new", help="methods also scored with TTA")
     p.add_argument("--tag", default="final")
+    p.add_argument("--save-dir", help="save the model at each time point here")
     args = p.parse_args()
     torch.set_num_threads(args.threads)
     raw, gt = load()
@@ -219,7 +223,8 @@ def main() -> None:
                 out["rows"].extend(run_rounds(method, raw, gt, seed, times[0], test))
             else:
                 tta = method in args.tta_methods.split(",")
-                for row in run_times(method, raw, gt, labels, seed, times, test, tta):
+                for row in run_times(method, raw, gt, labels, seed, times, test, tta,
+                                     args.save_dir):
                     out["rows"].append({**row, "labeled_fraction": frac})
             save()
     save()

@@ -79,13 +79,13 @@ def iterations_per_second(kind: str, backend: str, bf16: bool, seconds: float,
     from napari_greentea.sample import synthetic_membranes
     from napari_greentea.train import LabeledImage, Trainer
 
-    if threads and backend.startswith("torch"):
+    if threads > 0 and backend.startswith("torch"):
         import torch
 
         torch.set_num_threads(threads)
     image, truth = synthetic_membranes((512, 512), seed=0)
     pairs = [LabeledImage(image, scribbles_from_ground_truth(truth, fraction=0.03, seed=0))]
-    train, loss = recipe("interactive", train={"iterations": 10_000_000})
+    train, loss = recipe("interactive", train={"iterations": 10_000_000, "threads": threads})
     trainer = Trainer(preset(kind, "interactive"), pairs, train=train, loss=loss,
                       backend=backend)
     start = first = None
@@ -137,7 +137,8 @@ def main() -> dict | None:
     parser.add_argument("--kinds", default="u,usk,sk,sw")
     parser.add_argument("--backends", default="torch-cpu,opencl")
     parser.add_argument("--threads", default="0",
-                        help="torch thread counts to measure, comma-separated (0: torch's)")
+                        help="torch thread counts to measure, comma-separated "
+                             "(0: torch's, -1: adaptive)")
     parser.add_argument("--cell", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.cell:
@@ -169,8 +170,9 @@ def main() -> dict | None:
              "|---|---|---|---|---|---|---|"]
     for r in rows:
         rate = f"{r['it_per_s']:.2f}" if r["it_per_s"] is not None else f"failed ({r['error']})"
+        threads = {0: "default", -1: "adaptive"}.get(r["threads"], r["threads"])
         lines.append(f"| {r['preset']} | {r['backend']} | {r['precision']} | "
-                     f"{r['threads'] or 'default'} | {r['load']} | "
+                     f"{threads} | {r['load']} | "
                      f"{rate} | {r['loadavg_1min_before']:.1f} |")
     (RESULTS / "train_speed.md").write_text("\n".join(lines) + "\n")
     return result

@@ -40,6 +40,11 @@ def _number(kind: type, low: float, what: str) -> Any:
 
 POSITIVE_INT = _number(int, 1, "a positive integer")
 COUNT = _number(int, 0, "0 or a positive integer")
+
+
+def _threads_arg(text: str) -> int:
+    """``auto`` (adaptive, -1) or a thread count."""
+    return -1 if text == "auto" else COUNT(text)
 POSITIVE_FLOAT = _number(float, 1e-300, "a positive number")
 
 
@@ -855,8 +860,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="EMA decay of the weights that predict (0 = off)")
     p.add_argument("--validate-every", type=COUNT, help="validate every N iterations")
     p.add_argument("--bf16", action="store_true", help="torch: bfloat16 autocast in training")
-    p.add_argument("--threads", type=COUNT,
-                   help="torch CPU threads for training (default: one per core)")
+    p.add_argument("--threads", type=_threads_arg,
+                   help="torch CPU threads for training: N, or 'auto' to measure whether all "
+                        "cores or one fewer train faster (default: one per core)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--checkpoint-every", type=COUNT, default=0)
     p.add_argument("--backend", default=None)

@@ -217,6 +217,10 @@ class LossConfig(_Serializable):
         _positive("LossConfig", "crf_radius", self.crf_radius)
 
 
+#: ``TrainConfig.threads``: measure which thread count trains faster right now.
+ADAPTIVE_THREADS = -1
+
+
 @dataclass(frozen=True, kw_only=True)
 class TrainConfig(_Serializable):
     """Optimisation schedule and bookkeeping of one training run.
@@ -230,8 +234,10 @@ class TrainConfig(_Serializable):
     weights with that decay per iteration. ``bf16`` runs the torch forward
     pass under bfloat16 autocast (the OpenCL backend stays in float32).
     ``threads`` > 0 caps the CPU threads torch uses for training (0: torch's
-    default, one per core); inside napari the GUI keeps a core this way.
-    OpenCL ignores it: PoCL sizes its thread pool when its context starts.
+    default, one per core); -1 lets the trainer measure whether all cores or
+    one fewer train faster while other work (napari's GUI) shares the CPU,
+    and re-measure as that load changes (the Train widget's choice). OpenCL
+    ignores it: PoCL sizes its thread pool when its context starts.
     """
 
     iterations: int = 500
@@ -268,8 +274,9 @@ class TrainConfig(_Serializable):
             raise ValueError(f"lr must be > 0, got {self.lr}")
         if self.seconds < 0:
             raise ValueError(f"seconds must be >= 0 (0 = no time limit), got {self.seconds}")
-        if self.threads < 0:
-            raise ValueError(f"threads must be >= 0 (0 = torch's default), got {self.threads}")
+        if self.threads < ADAPTIVE_THREADS:
+            raise ValueError(f"threads must be >= -1 (0 = torch's default, -1 = adaptive), "
+                             f"got {self.threads}")
         if not 0 <= self.holdout < 1:
             raise ValueError(f"holdout must lie in [0, 1), got {self.holdout}")
         if not 0 <= self.average < 1:

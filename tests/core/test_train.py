@@ -185,4 +185,4 @@ def test_threads_cap_torch_in_the_training_thread_only(pair):
     assert seen["training thread"] == 1
     assert torch.get_num_threads() == before  # the caller's threads are left alone
     with pytest.raises(ValueError, match="threads"):
-        TrainConfig(threads=-1)
+        TrainConfig(threads=-2)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from napari_greentea.config import ADAPTIVE_THREADS
 from napari_greentea.sample import synthetic_membranes
 from napari_greentea.widgets._annotate import AnnotateWidget
 from napari_greentea.widgets._predict import PredictWidget
@@ -43,6 +44,7 @@ def test_full_loop(sample_viewer, qtbot, tmp_path, paint_scribbles):
     train.preview.timer.setInterval(500)  # several live previews within the short run
     _train(qtbot, train, 60)
     assert train.checkpoint.iteration == 60
+    assert train.checkpoint.train.threads == ADAPTIVE_THREADS  # the GUI shares the CPU
     # iterations reach the GUI throttled (at most every EVENT_INTERVAL_S), the last always
     points = train.loss_plot.points
     assert len(points) >= 2 and points[-1][0] == 60

@@ -14,10 +14,11 @@ from typing import Any
 
 import numpy as np
 
-from ...config import TrainConfig
+from ...config import ADAPTIVE_THREADS, TrainConfig
 from ...graph import Graph
 from ...losses import Loss, LossBatch
 from ._module import build_module, run_inference
+from ._threads import ThreadTuner
 
 
 class TorchTrainable:
@@ -46,15 +47,22 @@ class TorchTrainable:
             )
         if optimizer_state:
             self.load_optimizer_state(optimizer_state)
+        self._tuner = (ThreadTuner.for_this_cpu()
+                       if train.threads == ADAPTIVE_THREADS and self.device.type == "cpu" else None)
+
+    def _set_threads(self) -> None:
+        """OpenMP's thread count is per calling thread: set it in the training thread."""
+        import torch
+
+        threads = self._tuner.threads() if self._tuner else self.train_config.threads
+        if threads > 0 and self.device.type == "cpu" and torch.get_num_threads() != threads:
+            torch.set_num_threads(threads)
 
     def train_step(self, images: np.ndarray, batch: LossBatch, lr: float) -> float:
         """One forward/backward/update on a batch; returns the loss value."""
         import torch
 
-        threads = self.train_config.threads
-        if threads and self.device.type == "cpu" and torch.get_num_threads() != threads:
-            # OpenMP's thread count is per calling thread: set it in the training thread
-            torch.set_num_threads(threads)
+        self._set_threads()
         for group in self.optimizer.param_groups:
             group["lr"] = lr
         x = torch.as_tensor(np.ascontiguousarray(images, np.float32), device=self.device)
@@ -71,7 +79,10 @@ class TorchTrainable:
         if value.requires_grad:
             value.backward()
             self.optimizer.step()
-        return float(value.detach())
+        result = float(value.detach())
+        if self._tuner:
+            self._tuner.step_done()
+        return result
 
     def predict(self, images: np.ndarray) -> np.ndarray:
         return run_inference(self.module, images, self.device)
