@@ -36,13 +36,18 @@ def test_manifest_validates_with_reader_and_writers():
         assert out.returncode == 0, out.stdout + out.stderr
 
 
-def test_prediction_store_reads_and_writes_back(plugins, tmp_path):
-    image = (np.random.default_rng(0).random((2, 30, 40)) * 255).astype(np.uint8)
+def _predicted_store(tmp_path, shape, arch, block):
+    """``greentea predict`` of a random stack into ``pred.zarr``, read back through npe2."""
+    image = (np.random.default_rng(0).random(shape) * 255).astype(np.uint8)
     tifffile.imwrite(tmp_path / "in.tif", image)
     store = tmp_path / "pred.zarr"
-    assert main(["predict", str(tmp_path / "in.tif"), str(store), "--arch", "usk",
-                 "--backend", "torch-cpu", "--block", "16"]) == 0
-    [(data, meta, kind)] = npe2.read([str(store)], stack=False, plugin_name="napari-greentea")
+    assert main(["predict", str(tmp_path / "in.tif"), str(store), "--arch", arch,
+                 "--backend", "torch-cpu", "--block", str(block)]) == 0
+    return npe2.read([str(store)], stack=False, plugin_name="napari-greentea")
+
+
+def test_prediction_store_reads_and_writes_back(plugins, tmp_path):
+    [(data, meta, kind)] = _predicted_store(tmp_path, (2, 30, 40), "usk", 16)
     assert kind == "image" and meta["channel_axis"] == 0
     assert meta["name"] == ["pred class 0", "pred class 1"]
     assert meta["metadata"]["greentea"]["complete"] is True
@@ -106,12 +111,7 @@ def test_reader_declines_what_is_not_a_prediction_store(tmp_path):
 
 
 def test_complete_store_opens_with_its_overview_levels(plugins, tmp_path):
-    image = (np.random.default_rng(1).random((2, 160, 140)) * 255).astype(np.uint8)
-    tifffile.imwrite(tmp_path / "in.tif", image)
-    store = tmp_path / "pred.zarr"
-    assert main(["predict", str(tmp_path / "in.tif"), str(store), "--arch", "u",
-                 "--backend", "torch-cpu", "--block", "64"]) == 0
-    [(data, meta, kind)] = npe2.read([str(store)], stack=False, plugin_name="napari-greentea")
+    [(data, meta, kind)] = _predicted_store(tmp_path, (2, 160, 140), "u", 64)
     assert kind == "image" and meta["multiscale"] is True and meta["channel_axis"] == 0
     assert [level.shape for level in data] == [(2, 2, 160, 140), (2, 2, 80, 70)]
     assert meta["scale"] == [1.0, 1.0, 1.0]
