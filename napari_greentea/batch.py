@@ -190,7 +190,7 @@ def predict_files(
     incomplete. The summary is written to ``out_dir`` before returning.
     """
     from .channels import model_input
-    from .io import channel_axis_hint, read_image
+    from .io import channel_axis_hint, read_image, scale_hint
     from .predict import DEFAULT_BLOCK, PredictionJob, build_predictor
     from .store import model_fingerprint
 
@@ -209,11 +209,12 @@ def predict_files(
                 result.input, key=key)
             image = model_input(read_image(result.input, key=key), model.spec.in_channels,
                                 model.preprocess.channels, axis=axis, channels=channels)
+            scale, units = scale_hint(result.input, key=key) or (None, None)
             job = PredictionJob(
                 predictor, graph, image, block=block or DEFAULT_BLOCK, output=result.output,
                 preprocess=model.preprocess, dtype=dtype, overwrite=overwrite,
                 attrs={"spec": model.spec.to_dict(), "tta": tta},
-                model_fingerprint=fingerprint, source=result.input)
+                model_fingerprint=fingerprint, source=result.input, scale=scale, units=units)
             result.shape, result.blocks_total = list(job.shape), len(job.blocks)
             result.blocks_reused = job.reused
             for _ in _run(job, n, result, on_block, stop):

@@ -232,6 +232,7 @@ def _predict_to(args: argparse.Namespace, image: Any, output: str | None,
     """Predict ``image`` (read from ``source``, dataset ``key``) into ``output``."""
     from .backend import backend_label, get_backend
     from .events import BlockWritten
+    from .io import scale_hint
     from .predict import PredictionJob, build_predictor
     from .store import model_fingerprint
 
@@ -241,6 +242,8 @@ def _predict_to(args: argparse.Namespace, image: Any, output: str | None,
     predictor = build_predictor(model, backend, tta=tta)
     graph = predictor.graph
     zarr_out = output if output and output.endswith(".zarr") else None
+    found = scale_hint(source, key=key) if source and zarr_out else None
+    scale, units = found if found else (None, None)  # an OME-Zarr input's level scale
     job = PredictionJob(
         predictor, graph, image, block=args.block, output=zarr_out,
         preprocess=model.preprocess, overwrite=getattr(args, "overwrite", False),
@@ -248,7 +251,7 @@ def _predict_to(args: argparse.Namespace, image: Any, output: str | None,
         dtype=args.dtype if zarr_out else "float32",
         model_fingerprint=model_fingerprint(model.spec, model.weights, model.preprocess,
                                             tta=tta),
-        source=getattr(args, "input", None),
+        source=source, scale=scale, units=units,
     )
     if job.reused:
         print(f"resuming {zarr_out}: {job.reused} of {len(job.blocks)} blocks already done, "

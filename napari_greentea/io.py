@@ -201,6 +201,41 @@ def _ome_channel_axis(location: str) -> int | None:
     return None
 
 
+def scale_hint(path: str | os.PathLike[str], *, key: str | None = None,
+               ) -> tuple[list[float], list[str] | None] | None:
+    """``(scale, units)`` of the spatial axes of an OME-Zarr level, or None.
+
+    The level is ``key`` (a dataset path of the multiscale) or level 0; the
+    scale is that dataset's ``scale`` transformation on the ``space`` axes,
+    so a prediction of the level lines up with the image in OME-Zarr viewers.
+    """
+    import zarr
+
+    from .containers import split_dataset_path
+
+    text = os.fspath(path)
+    location, inline_key = split_dataset_path(text) if "://" not in text else (text, None)
+    key = (key or inline_key or "").strip("/") or None
+    try:
+        multiscale = ome_multiscale(zarr.open_group(location, mode="r").attrs)
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    if not multiscale or not multiscale.get("datasets") or not multiscale.get("axes"):
+        return None
+    datasets = multiscale["datasets"]
+    dataset = next((d for d in datasets if str(d.get("path")) == key), None) if key else datasets[0]
+    if dataset is None:
+        return None
+    scale = next((t.get("scale") for t in dataset.get("coordinateTransformations", [])
+                  if t.get("type") == "scale"), None)
+    axes = multiscale["axes"]
+    if scale is None or len(scale) != len(axes):
+        return None
+    space = [i for i, a in enumerate(axes) if isinstance(a, dict) and a.get("type") == "space"]
+    units = [str(axes[i].get("unit", "")) for i in space]
+    return [float(scale[i]) for i in space], (units if all(units) else None)
+
+
 def channel_axis_hint(path: str | os.PathLike[str], *, key: str | None = None) -> int | None:
     """The channel axis a file's metadata names, or None.
 

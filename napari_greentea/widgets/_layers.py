@@ -159,11 +159,51 @@ def view_crop(viewer: Any, layer: Any, cap: int = 512, margin: int = 32) -> tupl
     return z, spans[0], spans[1]
 
 
-class ClassView:
-    """Class ``c`` of a (C, ...) array as an array-like napari can slice."""
+def _selection_shape(key: Any, shape: tuple[int, ...]) -> tuple[int, ...] | None:
+    """Shape of ``array[key]`` for ints and slices (None for other keys)."""
+    key = np.index_exp[key]
+    if any(k is Ellipsis for k in key):
+        i = next(n for n, k in enumerate(key) if k is Ellipsis)
+        key = key[:i] + (slice(None),) * (len(shape) - len(key) + 1) + key[i + 1:]
+    key = key + (slice(None),) * (len(shape) - len(key))
+    out = []
+    for k, n in zip(key, shape, strict=True):
+        if isinstance(k, slice):
+            out.append(len(range(*k.indices(n))))
+        elif not isinstance(k, int | np.integer):
+            return None
+    return tuple(out)
 
-    def __init__(self, array: Any, c: int, step: int = 1) -> None:
+
+def _unwritten(key: Any, shape: tuple[int, ...], written: np.ndarray, block: int) -> bool:
+    """True when no block overlapping ``key`` (ints and unit-step slices) has values."""
+    key = np.index_exp[key]
+    if len(key) != len(shape) or any(isinstance(k, slice) and k.step not in (None, 1)
+                                       for k in key):
+        return False
+    sel = []
+    for axis, (k, n) in enumerate(zip(key, shape, strict=True)):
+        lo, hi = (int(k), int(k) + 1) if not isinstance(k, slice) else k.indices(n)[:2]
+        if hi <= lo:
+            return False
+        spatial = axis >= len(shape) - 2
+        sel.append(slice(lo // block, (hi - 1) // block + 1) if spatial else slice(lo, hi))
+    return not written[tuple(sel)].any()
+
+
+class ClassView:
+    """Class ``c`` of a (C, ...) array as an array-like napari can slice.
+
+    With ``written`` (a block grid, see ``_stream.Pyramid``) a read of a
+    region without any computed block returns NaN without touching the
+    store: napari slices the visible region on the GUI thread, and reading
+    a huge store's empty chunks there stalled it for hundreds of ms.
+    """
+
+    def __init__(self, array: Any, c: int, step: int = 1, written: np.ndarray | None = None,
+                 block: int = 0) -> None:
         self.array, self.c, self.step = array, c, step
+        self.written, self.block = written, block
         shape = tuple(array.shape[1:])
         self.shape = (*shape[:-2], *(-(-s // step) for s in shape[-2:]))
         self.dtype = np.dtype(array.dtype)
@@ -174,6 +214,11 @@ class ClassView:
         return self.shape[0]
 
     def __getitem__(self, key: Any) -> np.ndarray:
+        if (self.written is not None and self.step == 1 and self.dtype.kind == "f"
+                and _unwritten(key, self.shape, self.written, self.block)):
+            shape = _selection_shape(key, self.shape)
+            if shape is not None:
+                return np.full(shape, np.nan, self.dtype)
         return np.asarray(self.array[(self.c, *np.index_exp[key])])
 
     def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:

@@ -70,12 +70,19 @@ class Pyramid:
 
     A single-scale layer of a huge image makes napari read the whole plane
     on every refresh; with these levels it reads only a screen's worth.
+    ``written`` marks the blocks with values (those of ``done`` at the start,
+    then every :meth:`update`), so the display can skip reading the store
+    where nothing has been computed yet.
     """
 
-    def __init__(self, prob: Any, block: int, max_edge: int = 2048) -> None:
+    def __init__(self, prob: Any, block: int, max_edge: int = 2048, done: Any = None) -> None:
         self.levels: list[np.ndarray] = []
         self.steps: list[int] = []
+        self.block = block
         shape = prob.shape
+        grid = (*shape[1:-2], -(-shape[-2] // block), -(-shape[-1] // block))
+        self.written = (np.zeros(grid, bool) if done is None
+                        else np.asarray(done[...]).astype(bool).reshape(grid))
         step = 4
         while max(shape[-2:]) // (step // 4) > max_edge and block % step == 0:
             coarse = (*shape[:-2], -(-shape[-2] // step), -(-shape[-1] // step))
@@ -87,6 +94,7 @@ class Pyramid:
 
     def update(self, z: int | None, y0: int, x0: int, values: np.ndarray) -> None:
         zsel = z_index(z)
+        self.written[(*zsel, y0 // self.block, x0 // self.block)] = True
         for step, level in zip(self.steps, self.levels, strict=True):
             sub = values[:, ::step, ::step]
             ys, xs = y0 // step, x0 // step
@@ -128,6 +136,6 @@ def prepare_and_stream(make_job: Callable[[], Any],
     queue = BlockQueue(job.blocks)
     if focus is not None:
         queue.set_focus(*focus)
-    pyramid = Pyramid(job.prob, job.geometry.block)
+    pyramid = Pyramid(job.prob, job.geometry.block, done=job.done)
     yield Prepared(job, queue, pyramid)
     yield from stream_blocks(job, queue, pyramid)

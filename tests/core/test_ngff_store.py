@@ -86,3 +86,17 @@ def test_segment_into_the_store_as_ngff_labels(predictor, tmp_path, capsys):
     capsys.readouterr()
     assert main(["segment", str(out), str(target), "--method", "threshold"]) != 0
     assert "exists" in capsys.readouterr().err
+
+
+def test_an_ome_zarr_input_passes_its_scale_to_the_prediction(tmp_path):
+    from napari_greentea.cli import main
+    from napari_greentea.omezarr import write_ome_zarr
+
+    src = write_ome_zarr(tmp_path / "in.ome.zarr", _image((2, 160, 140)),
+                         scale=(50.0, 8.0, 8.0), units=("nanometer",) * 3)
+    out = tmp_path / "p.zarr"
+    assert main(["predict", str(src), str(out), "--arch", "u", "--backend", "torch-cpu",
+                 "--block", "64"]) == 0
+    image = _nodes(out)[0]
+    assert image.metadata["coordinateTransformations"][0][0]["scale"] == [1, 50, 8, 8]
+    assert [a.get("unit") for a in image.metadata["axes"]][1:] == ["nanometer"] * 3

@@ -50,3 +50,42 @@ def test_stream_follows_the_queue_and_fills_the_pyramid():
     prob = np.asarray(job.prob[...])
     step = pyramid.steps[0]
     np.testing.assert_array_equal(pyramid.levels[0], prob[:, ::step, ::step])
+
+
+class _CountingArray:
+    """A (C, Y, X) array that counts reads (a stand-in for the zarr store)."""
+
+    def __init__(self, data: np.ndarray) -> None:
+        self.data, self.shape, self.dtype, self.reads = data, data.shape, data.dtype, 0
+
+    def __getitem__(self, key):
+        self.reads += 1
+        return self.data[key]
+
+
+def test_class_view_skips_reading_regions_without_computed_blocks():
+    from napari_greentea.widgets._layers import ClassView
+    from napari_greentea.widgets._stream import Pyramid
+
+    values = np.random.default_rng(0).random((2, 100, 130)).astype(np.float32)
+    store = _CountingArray(values)
+    pyramid = Pyramid(values, 32)
+    assert pyramid.written.shape == (4, 5)
+    view = ClassView(store, 1, written=pyramid.written, block=32)
+    empty = view[10:40, 0:64]
+    assert empty.shape == (30, 64) and np.isnan(empty).all() and store.reads == 0
+    assert view[5, 3:7].shape == (4,) and store.reads == 0
+    pyramid.update(None, 32, 32, values[:, 32:64, 32:64])
+    np.testing.assert_array_equal(view[10:40, 0:64], values[1, 10:40, 0:64])
+    assert store.reads == 1
+    assert np.isnan(view[70:, 100:]).all() and store.reads == 1  # still nothing there
+    np.testing.assert_array_equal(view[::2, ::3], values[1, ::2, ::3])  # strided: read
+
+
+def test_pyramid_starts_from_the_blocks_a_store_already_has():
+    from napari_greentea.widgets._stream import Pyramid
+
+    done = np.zeros((2, 3, 4), np.uint8)
+    done[1, 2, 3] = 1
+    pyramid = Pyramid(np.zeros((2, 2, 90, 120), np.float32), 32, done=done)
+    assert pyramid.written.sum() == 1 and pyramid.written[1, 2, 3]
