@@ -103,7 +103,6 @@ class PredictWidget(Container):
         self.worker: Any = None
         self.layers: list[Any] = []
         self.refresh_count = 0
-        self._shown = False  # the current job's first block is on screen
         self._dirty = False
         self._timer = QTimer()
         self._timer.setInterval(250)  # throttle: at most 4 layer refreshes a second
@@ -241,23 +240,19 @@ class PredictWidget(Container):
         self._status_label.value = f"cannot predict: {err}"
 
     def _on_prepared(self, prepared: Prepared) -> None:
-        """GUI thread: the job exists; show the first class's layer now.
+        """GUI thread: the job exists; show its layers (one now, the rest on later turns:
+        each add costs 100-300 ms on the GUI thread)."""
+        from qtpy.QtCore import QTimer
 
-        Each layer add costs 100-300 ms on the GUI thread, so the other
-        classes follow one per refresh tick, after the first block is shown.
-        """
         self.job, self.queue, self.pyramid = prepared.job, prepared.queue, prepared.pyramid
-        self._shown = False
-        self.layers = [self._add_layer(self._image_combo.value, self._class_names[0], 0)]
-        self._viewer.layers.selection.active = self._image_combo.value
+        image = self._image_combo.value
+        self.layers = [self._add_layer(image, self._class_names[0], 0)]
+        for c in range(1, self.job.prob.shape[0]):
+            QTimer.singleShot(0, lambda c=c: self.layers.append(
+                self._add_layer(image, self._class_names[c], c)))
+        self._viewer.layers.selection.active = image
         self._on_view_changed()
         self._timer.start()
-
-    def _add_next_layer(self) -> None:
-        image = self._image_combo.value
-        c = len(self.layers)
-        if self.job is not None and image is not None and c < self.job.prob.shape[0]:
-            self.layers.append(self._add_layer(image, self._class_names[c], c))
 
     def _add_layer(self, image: Any, name: str, c: int) -> Any:
         data = [ClassView(self.job.prob, c, written=self.pyramid.written,
@@ -297,21 +292,15 @@ class PredictWidget(Container):
         self._status_label.value = f"block {event.done}/{event.total}"
 
     def _refresh(self) -> None:
-        if self._shown and self.job is not None and len(self.layers) < self.job.prob.shape[0]:
-            self._add_next_layer()  # one per tick once the first block is on screen
-            return
         if self._dirty:
             self._dirty = False
             for layer in self.layers:
                 layer.refresh()
             self.refresh_count += 1
-            self._shown = True
 
     def _on_finished(self) -> None:
         self._timer.stop()
         self._refresh()
-        while self.job is not None and len(self.layers) < self.job.prob.shape[0]:
-            self._add_next_layer()
         self.worker = None
         if self.queue is not None and self.queue.cancelled:
             self._status_label.value = f"cancelled; {len(self.queue)} blocks left (Resume)"

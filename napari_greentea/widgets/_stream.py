@@ -136,6 +136,7 @@ def prepare_and_stream(make_job: Callable[[], Any],
     queue = BlockQueue(job.blocks)
     if focus is not None:
         queue.set_focus(*focus)
-    pyramid = Pyramid(job.prob, job.geometry.block, done=job.done)
+    # reading ``done`` opens one tiny chunk per block (a second for 16384^2): only on resume
+    pyramid = Pyramid(job.prob, job.geometry.block, done=job.done if job.reused else None)
     yield Prepared(job, queue, pyramid)
     yield from stream_blocks(job, queue, pyramid)
