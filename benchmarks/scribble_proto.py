@@ -90,6 +90,8 @@ class Proto:
         self.set_labels(train_labels)
         weights = init_weights(self.graph, seed)
         self.module = build_module(self.graph, weights).train()
+        if m.extra.get("init_state") is not None:  # pretrained layers; the classifier stays new
+            self.module.load_state_dict(m.extra["init_state"], strict=False)
         if m.channels_last:
             self.module = self.module.to(memory_format=torch.channels_last)
         self.opt = torch.optim.AdamW(
@@ -101,6 +103,7 @@ class Proto:
         self.averaged = None
         if m.ema_eval:
             self.averaged = build_module(self.graph, weights).eval()
+            self.averaged.load_state_dict(self.module.state_dict())
         self.iteration = 0
         self.best = None  # (score, iteration, state_dict)
         self.val_history: list[tuple[int, float]] = []

@@ -8,6 +8,7 @@ worker fills blocks nearest the camera first.
 from __future__ import annotations
 
 import tempfile
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -37,6 +38,9 @@ from ._layers import (
 )
 from ._lifetime import when_closed
 from ._stream import BlockQueue, Prepared, prepare_and_stream, stream_blocks
+
+#: seconds between layer refreshes while blocks stream in
+REFRESH_S = 0.25
 
 if TYPE_CHECKING:
     import napari
@@ -104,8 +108,9 @@ class PredictWidget(Container):
         self.layers: list[Any] = []
         self.refresh_count = 0
         self._dirty = False
+        self._last_refresh = 0.0
         self._timer = QTimer()
-        self._timer.setInterval(250)  # throttle: at most 4 layer refreshes a second
+        self._timer.setInterval(int(REFRESH_S * 1000))  # throttle: at most 4 refreshes a second
         self._timer.timeout.connect(self._refresh)
         for button, slot in ((self._predict_button, self._on_predict_clicked),
                              (self._cancel_button, self._on_cancel_clicked),
@@ -290,10 +295,13 @@ class PredictWidget(Container):
             return
         self._dirty = True
         self._status_label.value = f"block {event.done}/{event.total}"
+        if time.monotonic() - self._last_refresh >= REFRESH_S:
+            self._refresh()  # leading edge: the first block shows now, not a timer tick later
 
     def _refresh(self) -> None:
         if self._dirty:
             self._dirty = False
+            self._last_refresh = time.monotonic()
             for layer in self.layers:
                 layer.refresh()
             self.refresh_count += 1
