@@ -28,6 +28,7 @@ from ..predict import DEFAULT_BLOCK
 from ..segment import DEFAULT_MIN_SIZE, METHODS
 from . import _checkpoint_files, _session
 from ._backend_picker import BackendPicker
+from ._buttons import connect_clicks
 from ._layers import (
     ClassView,
     label_colormap,
@@ -107,14 +108,8 @@ class PredictWidget(Container):
         self._timer = QTimer()
         self._timer.setInterval(250)  # throttle: at most 4 layer refreshes a second
         self._timer.timeout.connect(self._refresh)
-        for button, slot in ((self._predict_button, self._on_predict_clicked),
-                             (self._cancel_button, self._on_cancel_clicked),
-                             (self._resume_button, self._on_resume_clicked),
-                             (self._segment_button, self._on_segment_clicked),
-                             (self._export_button, self._on_export_clicked),
-                             (self._load_button, self._on_load_clicked),
-                             (self._export_model_button, self._on_export_model_clicked)):
-            button.changed.connect(slot)
+        connect_clicks(self, "predict", "cancel", "resume", "segment", "export", "load",
+                       "export_model")
         viewer.camera.events.center.connect(self._on_view_changed)
         viewer.dims.events.point.connect(self._on_view_changed)
         self._close_watcher = when_closed(self, self._on_cancel_clicked)  # store stays resumable

@@ -30,6 +30,7 @@ from ..events import (
 )
 from . import _checkpoint_files, _project, _session
 from ._backend_picker import BackendPicker
+from ._buttons import connect_clicks
 from ._layers import layer_image, training_pairs
 from ._lifetime import when_closed
 from ._preview import PREVIEW_LAYER, LivePreview
@@ -113,15 +114,8 @@ class TrainWidget(Container):
         self.checkpoint: Any = None
         self.preview = LivePreview(viewer, lambda: self._image_combo.value, lambda: self.trainer)
         self._preview_check.changed.connect(self._on_preview_toggled)
-        for button, slot in ((self._start_button, self._on_start_clicked),
-                             (self._pause_button, self._on_pause_clicked),
-                             (self._stop_button, self._on_stop_clicked),
-                             (self._resume_button, self._on_resume_clicked),
-                             (self._save_button, self._on_save_clicked),
-                             (self._load_button, self._on_load_clicked),
-                             (self._save_project_button, self._on_save_project_clicked),
-                             (self._open_project_button, self._on_open_project_clicked)):
-            button.changed.connect(slot)
+        connect_clicks(self, "start", "pause", "stop", "resume", "save", "load", "save_project",
+                       "open_project")
         self._arch_combo.changed.connect(self._on_arch_changed)
         self._preset_combo.changed.connect(self._on_preset_changed)
         self._on_arch_changed()
