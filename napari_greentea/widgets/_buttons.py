@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 
@@ -13,3 +14,19 @@ def connect_clicks(widget: Any, *names: str) -> None:
     """
     for name in names:
         getattr(widget, f"_{name}_button").changed.connect(getattr(widget, f"_on_{name}_clicked"))
+
+
+def ask_path_then(widget: Any, ask: Callable[..., str | None], then: Callable[[str], Any], *,
+                  save: bool) -> Callable[[], None]:
+    """A click handler: ``ask(widget.native, save=save)`` for a path, then ``then(path)``.
+
+    The file buttons differ only in the dialog and the action, so each is one
+    call instead of a handler method. A cancelled dialog (``ask`` returns
+    None) runs nothing.
+    """
+
+    def clicked() -> None:
+        if path := ask(widget.native, save=save):
+            then(path)
+
+    return clicked

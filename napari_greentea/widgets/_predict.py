@@ -28,7 +28,7 @@ from ..predict import DEFAULT_BLOCK
 from ..segment import DEFAULT_MIN_SIZE, METHODS
 from . import _checkpoint_files, _session
 from ._backend_picker import BackendPicker
-from ._buttons import connect_clicks
+from ._buttons import ask_path_then, connect_clicks
 from ._layers import (
     ClassView,
     label_colormap,
@@ -108,8 +108,9 @@ class PredictWidget(Container):
         self._timer = QTimer()
         self._timer.setInterval(250)  # throttle: at most 4 layer refreshes a second
         self._timer.timeout.connect(self._refresh)
-        connect_clicks(self, "predict", "cancel", "resume", "segment", "export", "load",
-                       "export_model")
+        connect_clicks(self, "predict", "cancel", "resume", "segment", "export", "export_model")
+        self._load_button.changed.connect(
+            ask_path_then(self, _checkpoint_files.ask_path, self._load, save=False))
         viewer.camera.events.center.connect(self._on_view_changed)
         viewer.dims.events.point.connect(self._on_view_changed)
         self._close_watcher = when_closed(self, self._on_cancel_clicked)  # store stays resumable
@@ -131,10 +132,6 @@ class PredictWidget(Container):
             self.checkpoint = checkpoint
             self._status_label.value = f"model: {Path(path).name}"
         return checkpoint
-
-    def _on_load_clicked(self) -> None:
-        if path := _checkpoint_files.ask_path(self.native, save=False):
-            self._load(path)
 
     def _on_export_model_clicked(self) -> None:
         from qtpy.QtWidgets import QFileDialog
