@@ -49,6 +49,21 @@ def _positive(owner: str, name: str, value: int) -> None:
         raise ValueError(f"{owner}: {name} must be a positive integer, got {value!r}")
 
 
+def _positive_field(default: int) -> Any:
+    """A field that must hold an integer >= 1.
+
+    The constraint sits on the field, so a new size or count cannot be left
+    out of a hand-kept list of names; ``_check_positive_fields`` enforces it.
+    """
+    return field(default=default, metadata={"positive": True})
+
+
+def _check_positive_fields(config: Any, owner: str) -> None:
+    for f in dataclasses.fields(config):
+        if f.metadata.get("positive"):
+            _positive(owner, f.name, getattr(config, f.name))
+
+
 @dataclass(frozen=True, kw_only=True)
 class ModelSpec(_Serializable):
     """Describes one network; ``models.build_graph`` expands it into layers.
@@ -71,20 +86,21 @@ class ModelSpec(_Serializable):
     """
 
     kind: str
-    in_channels: int = 1
+    in_channels: int = _positive_field(1)
     num_classes: int = 2
     # sliding-window / strided-kernel part (sw, sk, and the usk bottom)
     kernel_sizes: tuple[int, ...] = (7, 5, 3)
     fmaps: tuple[int, ...] = (48, 128, 192)
     fc: tuple[int, ...] = (1024, 512)
-    window: int = 102
-    pool: int = 2
+    window: int = _positive_field(102)
+    pool: int = _positive_field(2)
     # U-Net part (u, usk)
-    depth: int = 4
-    base_fmaps: int = 64
-    fmap_inc: int = 2
-    convs_per_level: int = 2
-    unet_kernel: int = 3
+    depth: int = _positive_field(4)
+    base_fmaps: int = _positive_field(64)
+    fmap_inc: int = _positive_field(2)
+    convs_per_level: int = _positive_field(2)
+    unet_kernel: int = _positive_field(3)
+    # initial weights, all kinds
     init: InitKind = "he"
 
     def __post_init__(self) -> None:
@@ -92,17 +108,7 @@ class ModelSpec(_Serializable):
         from .models import architecture
 
         architecture(self.kind)  # raises ValueError naming the registered kinds
-        for name in (
-            "in_channels",
-            "window",
-            "pool",
-            "depth",
-            "base_fmaps",
-            "fmap_inc",
-            "convs_per_level",
-            "unet_kernel",
-        ):
-            _positive(owner, name, getattr(self, name))
+        _check_positive_fields(self, owner)
         if self.num_classes < 2:
             raise ValueError(f"{owner}: num_classes must be >= 2, got {self.num_classes}")
         if len(self.kernel_sizes) != len(self.fmaps):
@@ -148,7 +154,7 @@ class PreprocessConfig(_Serializable):
     clahe: bool = False
     clahe_clip: float = 0.01
     stats: Literal["sample", "full"] = "sample"
-    stat_samples: int = 4_000_000
+    stat_samples: int = _positive_field(4_000_000)
     channels: tuple[int, ...] = ()
 
     def __post_init__(self) -> None:
@@ -162,7 +168,7 @@ class PreprocessConfig(_Serializable):
             )
         if self.stats not in ("sample", "full"):
             raise ValueError(f"stats must be 'sample' or 'full', got {self.stats!r}")
-        _positive("PreprocessConfig", "stat_samples", self.stat_samples)
+        _check_positive_fields(self, "PreprocessConfig")
         lo, hi = self.percentiles
         if not 0.0 <= lo < hi <= 100.0:
             raise ValueError(f"percentiles must satisfy 0 <= lo < hi <= 100, got {lo}, {hi}")
@@ -187,7 +193,7 @@ class LossConfig(_Serializable):
     malis_constrained: bool = True
     weight_clip: tuple[float, float] = (0.05, 20.0)
     crf_weight: float = 0.3
-    crf_radius: int = 5
+    crf_radius: int = _positive_field(5)
     crf_sigma_xy: float = 3.0
     crf_sigma_i: float = 0.15
 
@@ -214,7 +220,7 @@ class LossConfig(_Serializable):
                 "crf_weight must be >= 0 and the CRF sigmas > 0, got "
                 f"{self.crf_weight}, {self.crf_sigma_xy}, {self.crf_sigma_i}"
             )
-        _positive("LossConfig", "crf_radius", self.crf_radius)
+        _check_positive_fields(self, "LossConfig")
 
 
 #: ``TrainConfig.threads``: measure which thread count trains faster right now.
@@ -240,7 +246,7 @@ class TrainConfig(_Serializable):
     ignores it: PoCL sizes its thread pool when its context starts.
     """
 
-    iterations: int = 500
+    iterations: int = _positive_field(500)
     seconds: float = 0.0
     holdout: float = 0.0
     average: float = 0.0
@@ -253,19 +259,18 @@ class TrainConfig(_Serializable):
     lr_policy: Literal["fixed", "inv"] = "fixed"
     inv_gamma: float = 1e-4
     inv_power: float = 0.75
-    batch_size: int = 1
-    output_size: int = 64
+    batch_size: int = _positive_field(1)
+    output_size: int = _positive_field(64)
     seed: int = 0
     augment: bool = True
     checkpoint_every: int = 0
     validate_every: int = 0
-    event_every: int = 1
+    event_every: int = _positive_field(1)
     output: str | None = None
     class_names: tuple[str, ...] = field(default_factory=tuple)
 
     def __post_init__(self) -> None:
-        for name in ("iterations", "batch_size", "output_size", "event_every"):
-            _positive("TrainConfig", name, getattr(self, name))
+        _check_positive_fields(self, "TrainConfig")
         if self.optimizer not in ("adam", "sgd"):
             raise ValueError(f"optimizer must be 'adam' or 'sgd', got {self.optimizer!r}")
         if self.lr_policy not in ("fixed", "inv"):

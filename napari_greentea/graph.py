@@ -32,6 +32,21 @@ class ShapeError(ValueError):
     """An input size that a layer of the network cannot process."""
 
 
+@dataclass(frozen=True)
+class PatchGeometry:
+    """A square training window: ``input_size`` input pixels give ``output_size`` outputs.
+
+    Output pixel ``(i, j)`` sees input pixel ``(i + context_lo, j + context_lo)``
+    at the centre of its receptive field. The trainer's patch sampler, its
+    held-out strokes and its loss must agree on all three numbers, so they
+    are computed once (:meth:`Graph.patch_geometry`) and passed together.
+    """
+
+    input_size: int
+    output_size: int
+    context_lo: int
+
+
 @dataclass(frozen=True, kw_only=True)
 class Node:
     """One operation of the graph.
@@ -221,6 +236,11 @@ class Graph:
         """Smallest valid input whose output is at least ``min_output``."""
         size = self.smallest_valid_input(min_output + self.context)
         return size
+
+    def patch_geometry(self, min_output: int) -> PatchGeometry:
+        """The smallest valid square patch with at least ``min_output`` output pixels a side."""
+        input_size = self.input_size_for(min_output)
+        return PatchGeometry(input_size, self.output_size(input_size), self.context // 2)
 
     def flops_per_pass(self, input_size: int) -> int:
         """Multiply-adds x 2 of all convolutions for one square pass."""

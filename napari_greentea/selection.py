@@ -20,6 +20,8 @@ from collections.abc import Callable, Mapping, Sequence
 
 import numpy as np
 
+from .graph import PatchGeometry
+
 Weights = Mapping[str, np.ndarray]
 
 
@@ -78,16 +80,14 @@ class HeldOutStrokes:
         images: Sequence[np.ndarray],
         held_out: Sequence[np.ndarray],
         *,
-        input_size: int,
-        output_size: int,
-        context_lo: int,
+        patch: PatchGeometry,
     ) -> HeldOutStrokes | None:
         """None when no stroke could be held out (e.g. one stroke per class)."""
         from .data.holdout import validation_windows
 
         windows, targets = validation_windows(
-            list(images), list(held_out), input_size=input_size, output_size=output_size,
-            context_lo=context_lo,
+            list(images), list(held_out), input_size=patch.input_size,
+            output_size=patch.output_size, context_lo=patch.context_lo,
         )
         return cls(windows, targets) if len(windows) else None
 

@@ -206,8 +206,7 @@ class Trainer:
         self.backend = get_backend(backend)
         self.loss = make_loss(self.loss_config)
         self.graph = dense_graph(spec)
-        self.input_size = self.graph.input_size_for(self.train_config.output_size)
-        self.output_size = self.graph.output_size(self.input_size)
+        self.patch = self.graph.patch_geometry(self.train_config.output_size)
         self._images = [preprocess_channels(p.image, self.preprocess) for p in pairs]
         self._labels = [np.array(p.labels, np.int64, copy=True) for p in pairs]
         self._validation = list(validation)
@@ -263,9 +262,7 @@ class Trainer:
         parts = [split_strokes(lab, cfg.holdout, seed=cfg.seed + i)
                  for i, lab in enumerate(self._labels)]
         held = HeldOutStrokes.from_labels(
-            self._images, [val for _, val in parts], input_size=self.input_size,
-            output_size=self.output_size, context_lo=self.graph.context // 2,
-        )
+            self._images, [val for _, val in parts], patch=self.patch)
         if held is None:
             log.warning("no stroke could be held out (one stroke per class): not validating")
             return None
@@ -278,9 +275,7 @@ class Trainer:
         return TrainingSampler(
             self._images,
             self._labels,
-            input_size=self.input_size,
-            output_size=self.output_size,
-            context_lo=self.graph.context // 2,
+            patch=self.patch,
             num_classes=self.spec.num_classes,
             loss=self.loss_config,
             augment=self.train_config.augment,
@@ -359,7 +354,7 @@ class Trainer:
             batch = LossBatch.from_patches(
                 images,
                 labels,
-                context_lo=self.graph.context // 2,
+                context_lo=self.patch.context_lo,
                 class_weights=self.sampler.class_weights,
             )
             value = self.model.train_step(images, batch, lr)

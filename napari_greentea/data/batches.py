@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from ..config import LossConfig
+from ..graph import PatchGeometry
 from .augment import Augmenter
 from .sampling import PatchSampler
 
@@ -26,9 +27,7 @@ class TrainingSampler:
         images: Sequence[np.ndarray],
         labels: Sequence[np.ndarray],
         *,
-        input_size: int,
-        output_size: int,
-        context_lo: int,
+        patch: PatchGeometry,
         num_classes: int,
         loss: LossConfig,
         augment: bool,
@@ -39,10 +38,10 @@ class TrainingSampler:
         histeq = loss.class_balance == "histeq"
         self.patches = PatchSampler(
             list(zip(images, labels, strict=True)),
-            input_size,
-            output_size,
+            patch.input_size,
+            patch.output_size,
             num_classes=num_classes,
-            context_lo=context_lo,
+            context_lo=patch.context_lo,
             mode="histeq" if histeq else "uniform",
             patch_prior=loss.patch_prior,
             masking=loss.masking,

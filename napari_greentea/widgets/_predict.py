@@ -29,6 +29,7 @@ from ..predict import DEFAULT_BLOCK
 from ..segment import DEFAULT_MIN_SIZE, METHODS
 from . import _checkpoint_files, _session
 from ._backend_picker import BackendPicker
+from ._buttons import ask_path_then, connect_clicks
 from ._layers import (
     ClassView,
     label_colormap,
@@ -112,14 +113,9 @@ class PredictWidget(Container):
         self._timer = QTimer()
         self._timer.setInterval(int(REFRESH_S * 1000))  # throttle: at most 4 refreshes a second
         self._timer.timeout.connect(self._refresh)
-        for button, slot in ((self._predict_button, self._on_predict_clicked),
-                             (self._cancel_button, self._on_cancel_clicked),
-                             (self._resume_button, self._on_resume_clicked),
-                             (self._segment_button, self._on_segment_clicked),
-                             (self._export_button, self._on_export_clicked),
-                             (self._load_button, self._on_load_clicked),
-                             (self._export_model_button, self._on_export_model_clicked)):
-            button.changed.connect(slot)
+        connect_clicks(self, "predict", "cancel", "resume", "segment", "export", "export_model")
+        self._load_button.changed.connect(
+            ask_path_then(self, _checkpoint_files.ask_path, self._load, save=False))
         viewer.camera.events.center.connect(self._on_view_changed)
         viewer.dims.events.point.connect(self._on_view_changed)
         self._close_watcher = when_closed(self, self._on_cancel_clicked)  # store stays resumable
@@ -141,10 +137,6 @@ class PredictWidget(Container):
             self.checkpoint = checkpoint
             self._status_label.value = f"model: {Path(path).name}"
         return checkpoint
-
-    def _on_load_clicked(self) -> None:
-        if path := _checkpoint_files.ask_path(self.native, save=False):
-            self._load(path)
 
     def _on_export_model_clicked(self) -> None:
         from qtpy.QtWidgets import QFileDialog

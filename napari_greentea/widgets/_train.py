@@ -30,6 +30,7 @@ from ..events import (
 )
 from . import _checkpoint_files, _project, _session
 from ._backend_picker import BackendPicker
+from ._buttons import ask_path_then, connect_clicks
 from ._layers import layer_image, training_pairs
 from ._lifetime import when_closed
 from ._preview import PREVIEW_LAYER, LivePreview
@@ -113,15 +114,15 @@ class TrainWidget(Container):
         self.checkpoint: Any = None
         self.preview = LivePreview(viewer, lambda: self._image_combo.value, lambda: self.trainer)
         self._preview_check.changed.connect(self._on_preview_toggled)
-        for button, slot in ((self._start_button, self._on_start_clicked),
-                             (self._pause_button, self._on_pause_clicked),
-                             (self._stop_button, self._on_stop_clicked),
-                             (self._resume_button, self._on_resume_clicked),
-                             (self._save_button, self._on_save_clicked),
-                             (self._load_button, self._on_load_clicked),
-                             (self._save_project_button, self._on_save_project_clicked),
-                             (self._open_project_button, self._on_open_project_clicked)):
-            button.changed.connect(slot)
+        connect_clicks(self, "start", "pause", "stop", "resume")
+        self._save_button.changed.connect(
+            ask_path_then(self, _checkpoint_files.ask_path, self._save, save=True))
+        self._load_button.changed.connect(
+            ask_path_then(self, _checkpoint_files.ask_path, self._load, save=False))
+        self._save_project_button.changed.connect(
+            ask_path_then(self, _project.ask_path, self._save_project, save=True))
+        self._open_project_button.changed.connect(
+            ask_path_then(self, _project.ask_path, self._open_project, save=False))
         self._arch_combo.changed.connect(self._on_arch_changed)
         self._preset_combo.changed.connect(self._on_preset_changed)
         self._on_arch_changed()
@@ -339,18 +340,14 @@ class TrainWidget(Container):
         self.preview.request()
 
     # ------------------------------------------------------------ files
-    def _on_save_clicked(self) -> None:
-        if path := _checkpoint_files.ask_path(self.native, save=True):
-            self._save(path)
-
-    def _on_load_clicked(self) -> None:
-        if path := _checkpoint_files.ask_path(self.native, save=False):
-            self._load(path)
+    def _current_checkpoint(self) -> Any:
+        """What Save writes: the trainer's latest weights, else the loaded or finished model."""
+        return self.trainer.checkpoint() if self.trainer is not None else self.checkpoint
 
     def _save(self, path: str) -> Any:
         from napari.utils.notifications import show_error, show_info
 
-        ckpt = self.trainer.checkpoint() if self.trainer is not None else self.checkpoint
+        ckpt = self._current_checkpoint()
         if ckpt is None:
             show_error("nothing to save: train or load a model first")
             return None
@@ -399,18 +396,10 @@ class TrainWidget(Container):
         self._continue_check.value = widget.get("continue", self._continue_check.value)
         self._backend_picker.select(widget.get("backend"))
 
-    def _on_save_project_clicked(self) -> None:
-        if path := _project.ask_path(self.native, save=True):
-            self._save_project(path)
-
-    def _on_open_project_clicked(self) -> None:
-        if path := _project.ask_path(self.native, save=False):
-            self._open_project(path)
-
     def _save_project(self, path: str) -> Any:
         from napari.utils.notifications import show_error, show_info
 
-        ckpt = self.trainer.checkpoint() if self.trainer is not None else self.checkpoint
+        ckpt = self._current_checkpoint()
         try:
             folder = _project.save(self._viewer, path, self._image_combo.value, ckpt)
         except (ValueError, OSError) as err:

@@ -100,6 +100,31 @@ def test_loading_a_file_that_is_not_a_checkpoint(sample_viewer, errors, tmp_path
     _assert_same(sample_viewer, snap)
 
 
+def test_file_buttons_ask_for_a_path_and_do_nothing_when_cancelled(sample_viewer, errors,
+                                                                    monkeypatch, tmp_path):
+    from napari_greentea.widgets import _checkpoint_files
+    from napari_greentea.widgets._predict import PredictWidget
+
+    asked: list[bool] = []
+    answers = iter([None, str(tmp_path / "missing.npz"), None, str(tmp_path / "m.npz")])
+
+    def ask_path(parent, save):
+        asked.append(save)
+        return next(answers)
+
+    monkeypatch.setattr(_checkpoint_files, "ask_path", ask_path)
+    predict, train = PredictWidget(sample_viewer), TrainWidget(sample_viewer)
+    predict._load_button.native.click()  # cancelled
+    assert not errors
+    predict._load_button.native.click()
+    assert "no checkpoint" in errors[-1]
+    train._save_button.native.click()  # cancelled
+    assert len(errors) == 1
+    train._save_button.native.click()
+    assert "nothing to save" in errors[-1]
+    assert asked == [False, False, True, True]
+
+
 def test_export_model_button_writes_a_package_and_reports_errors(sample_viewer, errors, qtbot,
                                                                   tmp_path):
     pytest.importorskip("bioimageio.spec")

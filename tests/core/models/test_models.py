@@ -74,6 +74,9 @@ def test_interactive_presets_are_small_and_valid(kind):
     assert graph.num_parameters() < 200_000
     size = graph.input_size_for(64)
     assert graph.output_size(size) >= 64
+    patch = graph.patch_geometry(64)
+    assert (patch.input_size, patch.output_size) == (size, graph.output_size(size))
+    assert patch.context_lo == graph.context // 2
 
 
 def test_pool_divisibility_error_names_the_layer():
