@@ -19,9 +19,15 @@ clock.
 
 ``--budget cpu`` counts CPU seconds of the (1-thread) training process.
 
+``pre_<method>``: <method> started from self-supervised pretraining
+(``pretrain_proto.py``: regress the filter bank of slices 0-19, no labels)
+for ``--pretrain`` CPU seconds, run once and shared by the seeds.
+
 Usage:
   python benchmarks/explore_scribbles.py --methods old,ema --seeds 0,1,2 --budget cpu \
       --times 100,200 --test 15:20 --tta --tag sel
+  python benchmarks/explore_scribbles.py --methods pre_ema,ema --pretrain 300 --seeds 0,1,2 \
+      --budget cpu --times 100 --test 20:30 --tta --tag pre300
 Writes benchmarks/results/scribbles_<tag>.json.
 """
 
@@ -124,13 +130,23 @@ def main() -> None:
     p.add_argument("--tag", default="explore")
     p.add_argument("--rounds", action="store_true", help="the correction-round protocol")
     p.add_argument("--tta", action="store_true", help="also score 8-fold test-time augmentation")
+    p.add_argument("--pretrain", type=float, default=300.0,
+                   help="CPU seconds of pretraining for the pre_ methods")
     args = p.parse_args()
     raw, gt = load()
+    pretrained = None
+    if any(m.startswith("pre_") for m in args.methods.split(",")):
+        from pretrain_proto import pretrain
+
+        pretrained = pretrain(preprocess_image(raw[0:20]), args.pretrain)
+        print(json.dumps({k: v for k, v in pretrained.items() if k != "state"}), flush=True)
     times = [float(t) for t in args.times.split(",")]
     lo, hi = (int(v) for v in args.test.split(":"))
     test = slice(lo, hi)
     out = {"machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores",
            "budget": args.budget, "rows": []}
+    if pretrained is not None:
+        out["pretrain"] = {k: v for k, v in pretrained.items() if k != "state"}
     for seed in (int(s) for s in args.seeds.split(",")):
         labels = strokes(gt, seed, args.fraction)
         frac = float((labels > 0).mean())
@@ -146,8 +162,11 @@ def main() -> None:
                 out["rows"].extend(run_rounds(METHODS[name], raw, gt, seed, args.budget, test,
                                               seconds=times[0]))
                 continue
-            rows = run_proto(METHODS[name], raw, gt, labels, seed, times, args.budget, test,
-                             args.tta)
+            method = METHODS[name.removeprefix("pre_")]
+            if name.startswith("pre_"):
+                method = method.with_(name=name,
+                                      extra={**method.extra, "init_state": pretrained["state"]})
+            rows = run_proto(method, raw, gt, labels, seed, times, args.budget, test, args.tta)
             for row in rows:
                 row["labeled_fraction"] = frac
                 out["rows"].append(row)
