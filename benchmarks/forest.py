@@ -1,41 +1,16 @@
 """The classical baseline: an ilastik-style random forest on a filter bank.
 
-ilastik's default pixel features at sigma 0.7, 1, 1.6, 3.5, 5 and 10:
-Gaussian smoothing, Laplacian of Gaussian, Gaussian gradient magnitude,
-structure-tensor eigenvalues (ilastik: inner scale sigma, outer scale
-sigma / 2; here gradients of the image smoothed by sigma, products smoothed
-by sigma / 2) and Hessian-of-Gaussian eigenvalues; scikit-learn's
-RandomForestClassifier with 100 trees.
+scikit-learn's RandomForestClassifier with 100 trees on the ilastik default
+pixel features of :mod:`napari_greentea.features`.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-SIGMAS = (0.7, 1.0, 1.6, 3.5, 5.0, 10.0)
+from napari_greentea.features import SIGMAS, filter_bank
 
-
-def filter_bank(plane: np.ndarray, sigmas=SIGMAS) -> np.ndarray:
-    """(Y, X, F) float32 features of one 2-D slice."""
-    from scipy import ndimage as ndi
-    from skimage.feature import (
-        hessian_matrix,
-        hessian_matrix_eigvals,
-        structure_tensor,
-        structure_tensor_eigenvalues,
-    )
-
-    img = plane.astype(np.float32)
-    feats = []
-    for s in sigmas:
-        feats.append(ndi.gaussian_filter(img, s))
-        feats.append(ndi.gaussian_laplace(img, s))
-        feats.append(ndi.gaussian_gradient_magnitude(img, s))
-        st = structure_tensor(ndi.gaussian_filter(img, s), sigma=s / 2, order="rc")
-        feats.extend(structure_tensor_eigenvalues(st))
-        hs = hessian_matrix(img, sigma=s, order="rc", use_gaussian_derivatives=False)
-        feats.extend(hessian_matrix_eigvals(hs))
-    return np.stack(feats, -1).astype(np.float32)
+__all__ = ["SIGMAS", "filter_bank", "forest_probability"]
 
 
 def forest_probability(train_images, train_labels, test_images, seed: int = 0) -> np.ndarray:

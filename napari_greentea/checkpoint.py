@@ -24,6 +24,12 @@ from .models import build_graph
 from .weights import check_weights
 
 FORMAT = "napari-greentea-checkpoint/1"
+PRETRAINED_FORMAT = "napari-greentea-pretrained/1"
+#: What each archive format holds, for messages about a file of the wrong kind.
+FORMAT_NAMES = {
+    FORMAT: "napari-greentea checkpoint",
+    PRETRAINED_FORMAT: "pretrained network (greentea pretrain; use it with train --init)",
+}
 
 
 def partial_path(final: Path) -> Path:
@@ -38,6 +44,66 @@ def remove_stale_partial(final: str | os.PathLike[str]) -> bool:
         stale.unlink()
         return True
     return False
+
+
+def write_archive(path: str | os.PathLike[str], meta: dict[str, Any],
+                  arrays: dict[str, np.ndarray], what: str) -> Path:
+    """``meta`` (JSON) and ``arrays`` in one ``.npz`` (suffix added if missing), atomically.
+
+    The file is written under a temporary name, synced and renamed, so a
+    crash leaves the old file or the new one, never a truncated one.
+    """
+    final = Path(path)
+    if final.suffix != ".npz":
+        final = final.with_name(final.name + ".npz")
+    final.parent.mkdir(parents=True, exist_ok=True)
+    contents = {"meta": np.frombuffer(json.dumps(meta).encode(), np.uint8), **arrays}
+    tmp = partial_path(final)
+    try:
+        remove_stale_partial(final)
+        with open(tmp, "wb") as fh:
+            np.savez(fh, **contents)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, final)
+    except OSError as err:
+        tmp.unlink(missing_ok=True)
+        raise OSError(f"cannot write {what} {final}: {err.strerror or err}") from err
+    return final
+
+
+def read_archive(path: str | os.PathLike[str], fmt: str, what: str
+                 ) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+    """The meta document and the arrays of an archive :func:`write_archive` wrote.
+
+    Raises ``ValueError`` saying what is wrong (not an archive, damaged,
+    another format than ``fmt``) and ``FileNotFoundError``.
+    """
+    p = Path(path)
+    if not p.exists():
+        raise FileNotFoundError(f"no {what} at {p}")
+    if p.is_dir() or not zipfile.is_zipfile(p):
+        raise ValueError(
+            f"{p} is not a napari-greentea {what}: not an .npz archive "
+            "(wrong file, or a copy cut short)"
+        )
+    try:
+        with np.load(p, allow_pickle=False) as data:
+            meta = json.loads(bytes(data["meta"]).decode())
+            arrays = {k: data[k] for k in data.files if k != "meta"}
+    except (zipfile.BadZipFile, zlib.error, EOFError, UnicodeDecodeError) as err:
+        raise ValueError(
+            f"{p} is a damaged or truncated {what} ({err}); use another copy"
+        ) from err
+    except (ValueError, KeyError, OSError) as err:
+        raise ValueError(f"{p} is not a napari-greentea {what}: {err}") from err
+    found = meta.get("format") if isinstance(meta, dict) else meta
+    if found != fmt:
+        known = FORMAT_NAMES.get(found) if isinstance(found, str) else None
+        if known:
+            raise ValueError(f"{p} is a {known}, not a {what}")
+        raise ValueError(f"{p} has unknown {what} format {found!r}")
+    return meta, arrays
 
 
 @dataclass
@@ -62,10 +128,6 @@ class Checkpoint:
         return build_graph(self.spec)
 
     def save(self, path: str | os.PathLike[str]) -> Path:
-        final = Path(path)
-        if final.suffix != ".npz":
-            final = final.with_name(final.name + ".npz")
-        final.parent.mkdir(parents=True, exist_ok=True)
         meta = {
             "format": FORMAT,
             "spec": self.spec.to_dict(),
@@ -77,50 +139,19 @@ class Checkpoint:
             "history": [float(v) for v in self.history],
             "rng_state": self.rng_state,
         }
-        arrays = {"meta": np.frombuffer(json.dumps(meta).encode(), np.uint8)}
-        arrays.update({f"w/{k}": np.asarray(v) for k, v in self.weights.items()})
+        arrays = {f"w/{k}": np.asarray(v) for k, v in self.weights.items()}
         arrays.update({f"opt/{k}": np.asarray(v) for k, v in self.optimizer_state.items()})
-        tmp = partial_path(final)
-        try:
-            remove_stale_partial(final)
-            with open(tmp, "wb") as fh:
-                np.savez(fh, **arrays)
-                fh.flush()
-                os.fsync(fh.fileno())
-            os.replace(tmp, final)
-        except OSError as err:
-            tmp.unlink(missing_ok=True)
-            raise OSError(f"cannot write checkpoint {final}: {err.strerror or err}") from err
-        return final
+        return write_archive(path, meta, arrays, "checkpoint")
 
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> Checkpoint:
-        p = Path(path)
-        if not p.exists():
-            raise FileNotFoundError(f"no checkpoint at {p}")
-        if p.is_dir() or not zipfile.is_zipfile(p):
-            raise ValueError(
-                f"{p} is not a napari-greentea checkpoint: not an .npz archive "
-                "(wrong file, or a copy cut short)"
-            )
-        try:
-            with np.load(p, allow_pickle=False) as data:
-                meta = json.loads(bytes(data["meta"]).decode())
-                weights = {k[2:]: data[k] for k in data.files if k.startswith("w/")}
-                opt = {k[4:]: data[k] for k in data.files if k.startswith("opt/")}
-        except (zipfile.BadZipFile, zlib.error, EOFError, UnicodeDecodeError) as err:
-            raise ValueError(
-                f"{p} is a damaged or truncated checkpoint ({err}); use another copy"
-            ) from err
-        except (ValueError, KeyError, OSError) as err:
-            raise ValueError(f"{p} is not a napari-greentea checkpoint: {err}") from err
-        if not isinstance(meta, dict) or meta.get("format") != FORMAT:
-            found = meta.get("format") if isinstance(meta, dict) else meta
-            raise ValueError(f"{p} has unknown checkpoint format {found!r}")
+        meta, arrays = read_archive(path, FORMAT, "checkpoint")
+        weights = {k[2:]: v for k, v in arrays.items() if k.startswith("w/")}
+        opt = {k[4:]: v for k, v in arrays.items() if k.startswith("opt/")}
         try:
             return cls._from_meta(meta, weights, opt)
         except (ValueError, KeyError, TypeError, AttributeError) as err:
-            raise ValueError(f"{p} is not a usable napari-greentea checkpoint: {err}") from err
+            raise ValueError(f"{path} is not a usable napari-greentea checkpoint: {err}") from err
 
     @classmethod
     def _from_meta(

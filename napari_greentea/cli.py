@@ -1,4 +1,4 @@
-"""``greentea`` command line: info, predict, train, evaluate, segment, export, demo, gui.
+"""``greentea`` command line: info, predict, pretrain, train, evaluate, segment, export, demo, gui.
 
 Every command prints one clear line and exits with status 2 on bad input
 (wrong file, unknown preset, mismatching checkpoint) instead of a traceback,
@@ -573,14 +573,35 @@ def cmd_train(args: argparse.Namespace) -> int:
         chosen = slice_range(args.slices, image.shape, args.image)
         image, labels = _spatial_slices(image, chosen), labels[chosen]
     train, loss = _train_configs(args)
+    names = CLASS_NAMES if spec.num_classes == 2 else ()
     trainer = Trainer(
         spec, [LabeledImage(image, labels)], train=train, loss=loss, backend=args.backend,
-        class_names=CLASS_NAMES if spec.num_classes == 2 else (),
+        class_names=names, **_pretrained_start(args, spec, image, names),
     )
     run_training(trainer, f"train {args.arch}/{args.preset} on {backend_label(trainer.backend)}",
                  args.stop)
     print(f"wrote checkpoint {args.output} (iteration {trainer.iteration})")
     return 0
+
+
+def _pretrained_start(args: argparse.Namespace, spec: Any, image: Any,
+                      class_names: Any) -> dict[str, Any]:
+    """The Trainer's ``init_from`` and ``preprocess`` for ``--init PRETRAINED.npz``
+    (nothing without it); a ValueError names what does not fit ``spec``."""
+    from .channels import as_channels, chosen_channels
+    from .pretrain import Pretrained
+
+    if not args.init:
+        return {}
+    pre = Pretrained.load(args.init)
+    start = pre.initial_checkpoint(spec, seed=args.seed or 0, class_names=class_names)
+    chosen = chosen_channels(as_channels(image))
+    if chosen != pre.preprocess.channels:
+        log.warning("%s was pretrained on channels %s, training reads channels %s",
+                    args.init, list(pre.preprocess.channels), list(chosen))
+    print(f"starting from {args.init} ({pre.iterations} pretraining iterations, "
+          f"{pre.seconds:.0f} s)", file=sys.stderr)
+    return {"init_from": start, "preprocess": pre.preprocess}
 
 
 def _train_project(args: argparse.Namespace) -> int:
@@ -615,7 +636,8 @@ def _train_project(args: argparse.Namespace) -> int:
                                              ("class_balance", args.balance)) if v})
     names = project.class_names or (CLASS_NAMES if spec.num_classes == 2 else ())
     trainer = Trainer(spec, [LabeledImage(image, labels)], train=train, loss=loss,
-                      backend=args.backend, class_names=names)
+                      backend=args.backend, class_names=names,
+                      **_pretrained_start(args, spec, image, names))
     run_training(trainer, f"train {project.folder.name} ({spec.kind}) on "
                  f"{backend_label(trainer.backend)}", args.stop)
     if not args.output:
@@ -634,6 +656,59 @@ def _check_label_values(labels: np.ndarray, num_classes: int, path: str) -> None
                          "--isbi-labels to use 255 as cell and 0 as membrane")
     raise ValueError(f"{path} uses label {top}, but the network has {num_classes} classes: "
                      f"use 0 for unlabeled and 1..{num_classes} for the classes")
+
+
+# ---------------------------------------------------------------- pretrain
+#: Seconds between two progress lines of ``greentea pretrain``.
+PRETRAIN_PRINT_EVERY_S = 5.0
+
+
+def cmd_pretrain(args: argparse.Namespace) -> int:
+    from .backend import backend_label, get_backend
+    from .channels import channel_count
+    from .config import PretrainConfig
+    from .pretrain import Pretrainer
+    from .train import check_writable
+
+    image = _training_image(args)
+    spec = _spec(args, channel_count(image))
+    seconds = args.seconds if args.seconds is not None else 60.0 * (args.minutes or 0.0)
+    if not seconds and not args.iterations:
+        seconds = PretrainConfig().seconds
+    given = {"lr": args.lr, "batch_size": args.batch, "output_size": args.patch,
+             "threads": args.threads}
+    config = PretrainConfig(seconds=seconds, iterations=args.iterations or 0, seed=args.seed,
+                            **{k: v for k, v in given.items() if v is not None})
+    output = check_writable(args.output)
+    backend = get_backend(args.backend)
+    pretrainer = Pretrainer([image], spec, config, backend=backend)
+    limits = [f"{config.seconds:g} s"] if config.seconds else []
+    limits += [f"{config.iterations} iterations"] if config.iterations else []
+    print(f"pretrain {spec.kind}/{args.preset} on {backend_label(backend)} for "
+          f"{' or '.join(limits)}", file=sys.stderr)
+    args.stop.on_stop(pretrainer.stop)
+    shown, last, printed = -float("inf"), None, None
+    for last in pretrainer.run():
+        stage_changed = printed is not None and last.stage != printed.stage
+        if stage_changed or time.perf_counter() - shown >= PRETRAIN_PRINT_EVERY_S:
+            shown, printed = time.perf_counter(), last
+            _print_pretrain(last)
+    if last is not printed:
+        _print_pretrain(last)
+    if pretrainer.iteration == 0:
+        raise Interrupted("interrupted before the first iteration; nothing saved")
+    path = pretrainer.result().save(output)
+    if args.stop.is_set():
+        raise Interrupted(f"interrupted at iteration {pretrainer.iteration}; saved {path}")
+    print(f"wrote {path} ({pretrainer.iteration} iterations, loss {pretrainer.loss:.4f}); "
+          f"train with --init {path}")
+    return 0
+
+
+def _print_pretrain(event: Any) -> None:
+    loss = "" if event.stage == "features" else f" loss {event.loss:.4f}"
+    print(f"pretrain {event.stage}: it {event.iteration}{loss} {event.elapsed_s:.1f}s",
+          file=sys.stderr)
 
 
 # ---------------------------------------------------------------- evaluate
@@ -871,8 +946,32 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--backend", default=None)
     p.add_argument("--isbi-labels", action="store_true", help="labels are 0/255 ISBI masks")
     p.add_argument("--slices", help="use slices lo:hi of a stack")
+    p.add_argument("--init", metavar="PRETRAINED.npz",
+                   help="start every layer but the classifier from greentea pretrain's "
+                   "weights (the architecture must match)")
     _channel_args(p)
     p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("pretrain", help="pretrain a network on an image alone (no labels), "
+                       "for train --init")
+    p.add_argument("image")
+    p.add_argument("--image-key", help="dataset inside a zarr/HDF5/N5 image (or path:/key)")
+    p.add_argument("--output", required=True, help="pretrained weights (.npz)")
+    _arch_args(p)
+    budget = p.add_mutually_exclusive_group()
+    budget.add_argument("--seconds", type=POSITIVE_FLOAT,
+                        help="time budget, the filter responses included (default 300)")
+    budget.add_argument("--minutes", type=POSITIVE_FLOAT, help="time budget in minutes")
+    budget.add_argument("--iterations", type=POSITIVE_INT,
+                        help="iteration limit instead of a time budget")
+    p.add_argument("--lr", type=POSITIVE_FLOAT)
+    p.add_argument("--batch", type=POSITIVE_INT)
+    p.add_argument("--patch", type=POSITIVE_INT, help="output patch edge")
+    p.add_argument("--threads", type=_threads_arg, help="as for train")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--backend", default=None)
+    _channel_args(p)
+    p.set_defaults(func=cmd_pretrain)
 
     p = sub.add_parser("evaluate", help="V_rand, V_info, pixel error (ISBI protocol)")
     p.add_argument("--gt", required=True, help="ground truth (nonzero = cell interior)")

@@ -288,3 +288,36 @@ class TrainConfig(_Serializable):
             raise ValueError(f"average (EMA decay) must lie in [0, 1), got {self.average}")
         if self.holdout and not self.validate_every:
             raise ValueError("holdout needs validate_every > 0 (how often to validate)")
+
+
+@dataclass(frozen=True, kw_only=True)
+class PretrainConfig(_Serializable):
+    """Budget and schedule of self-supervised pretraining (:mod:`.pretrain`).
+
+    Pretraining ends after ``seconds`` (the whole run, the filter responses
+    included; 0 = no time limit) or ``iterations`` (0 = no limit),
+    whichever comes first; one of them must be set. ``threads`` is
+    :attr:`TrainConfig.threads`. The other fields are those of
+    :class:`TrainConfig`; Adam at ``lr`` is the optimiser.
+    """
+
+    seconds: float = 300.0
+    iterations: int = 0
+    lr: float = 1e-3
+    batch_size: int = _positive_field(2)
+    output_size: int = _positive_field(128)
+    seed: int = 0
+    threads: int = 0
+
+    def __post_init__(self) -> None:
+        _check_positive_fields(self, "PretrainConfig")
+        if self.seconds < 0 or self.iterations < 0:
+            raise ValueError(f"PretrainConfig: seconds and iterations must be >= 0, got "
+                             f"{self.seconds}, {self.iterations}")
+        if not self.seconds and not self.iterations:
+            raise ValueError("PretrainConfig: give a time budget (seconds) or an iteration "
+                             "limit; with neither it would never end")
+        if not self.lr > 0:
+            raise ValueError(f"PretrainConfig: lr must be > 0, got {self.lr}")
+        if self.threads < ADAPTIVE_THREADS:
+            raise ValueError(f"PretrainConfig: threads must be >= -1, got {self.threads}")

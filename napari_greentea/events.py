@@ -75,6 +75,23 @@ class PredictionFinished:
     seconds: float
 
 
+@dataclass(frozen=True)
+class PretrainProgress:
+    """Where pretraining stands (:class:`~napari_greentea.pretrain.Pretrainer`).
+
+    ``stage`` is ``"features"`` while the filter responses are computed
+    (``iteration`` 0, ``loss`` NaN: nothing trained yet) and ``"training"``
+    after; ``loss`` is then the mean of the iterations since the previous
+    event. ``budget_s`` is the time budget, 0 when there is none.
+    """
+
+    iteration: int
+    loss: float
+    elapsed_s: float
+    budget_s: float
+    stage: str
+
+
 TrainEvent = (
     TrainingStarted
     | IterationDone
@@ -110,3 +127,4 @@ def throttle_iterations(events: Iterable[TrainEvent], seconds: float) -> Iterato
         yield event
     if pending is not None:
         yield pending
+

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 
 import numpy as np
 
@@ -24,13 +24,15 @@ def init_weights(graph: Graph, seed: int = 0) -> dict[str, np.ndarray]:
     return weights
 
 
-def check_weights(graph: Graph, weights: Mapping[str, np.ndarray]) -> None:
-    """Raise ``ValueError`` if ``weights`` does not fit ``graph`` exactly.
+def check_weights(graph: Graph, weights: Mapping[str, np.ndarray], *,
+                  without: Collection[str] = ()) -> None:
+    """Raise ``ValueError`` if ``weights`` does not fit ``graph`` exactly
+    (apart from the tensors named in ``without``, which must be absent).
 
     The message lists missing, unexpected and mis-shaped tensors so a user
     who loads a checkpoint into the wrong architecture sees why.
     """
-    expected = graph.weight_shapes()
+    expected = {k: v for k, v in graph.weight_shapes().items() if k not in without}
     missing = sorted(set(expected) - set(weights))
     extra = sorted(set(weights) - set(expected))
     wrong = [

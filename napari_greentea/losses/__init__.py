@@ -11,13 +11,16 @@ functions live in ``losses.malis``.
 from ._base import LOSSES, Loss, LossBatch, LossEntry, loss_names, make_loss, register_loss
 from .crf import SoftmaxCRFLoss
 from .malis_loss import MalisLoss
+from .regression import FeatureRegression
 from .softmax import SoftmaxCrossEntropy, inverse_frequency_weights, softmax_cross_entropy
 
 register_loss("softmax", "softmax cross-entropy", SoftmaxCrossEntropy.from_config)
 register_loss("malis", "MALIS (constrained)", MalisLoss.from_config)
 register_loss("softmax+crf", "softmax + image CRF (strokes)", SoftmaxCRFLoss.from_config)
+# FeatureRegression (pretraining) is passed as an object, never chosen by name
 
 __all__ = [
+    "FeatureRegression",
     "LOSSES",
     "Loss",
     "LossBatch",

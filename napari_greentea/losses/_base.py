@@ -31,27 +31,42 @@ class LossBatch:
     ``image`` (N,C,Y,X) float32: the network input under each output pixel.
     ``class_weights`` (K,) float32 or None: per-class weights of the data's
     class-balance choice.
+    ``regression`` (N,F,Y,X) float32 or None: per-pixel float targets, for
+    losses that regress the logits instead of classifying (pretraining).
     """
 
     target: np.ndarray
     image: np.ndarray
     class_weights: np.ndarray | None = None
     ignore_label: int = UNLABELED
+    regression: np.ndarray | None = None
 
     @classmethod
     def from_patches(
         cls,
         images: np.ndarray,
-        labels: np.ndarray,
+        labels: np.ndarray | None,
         *,
         context_lo: int,
         class_weights: np.ndarray | None = None,
+        regression: np.ndarray | None = None,
     ) -> LossBatch:
         """Crop the input patches (N,C,Hin,Win) to the label grid (N,Hout,Wout).
 
         Output pixel ``(i, j)`` sees input pixel ``(i + context_lo, j + context_lo)``
         at the centre of its receptive field (``context_lo = graph.context // 2``).
+        ``regression`` (N,F,Hout,Wout) lies on the label grid already; without
+        ``labels`` every pixel is unlabeled on its grid.
         """
+        if regression is not None:
+            regression = np.asarray(regression, np.float32)
+            if regression.ndim != 4:
+                raise ValueError(f"regression targets must be (N, F, Y, X), got shape "
+                                 f"{regression.shape}")
+            if labels is None:
+                labels = np.full((len(regression), *regression.shape[2:]), UNLABELED)
+        if labels is None:
+            raise ValueError("give labels, regression targets or both")
         target = np.asarray(labels, np.int64)
         if target.ndim != 3:
             raise ValueError(f"labels must be (N, Y, X), got shape {target.shape}")
@@ -66,16 +81,20 @@ class LossBatch:
                 f"at context offset {lo}"
             )
         crop = np.ascontiguousarray(images[:, :, lo : lo + h, lo : lo + w])
+        if regression is not None and (regression.shape[0], *regression.shape[2:]) != (n, h, w):
+            raise ValueError(f"regression targets {regression.shape} do not match labels "
+                             f"{target.shape}")
         weights = None if class_weights is None else np.asarray(class_weights, np.float32)
-        return cls(target, crop, weights)
+        return cls(target, crop, weights, regression=regression)
 
     def check_grid(self, output_shape: tuple[int, ...]) -> None:
-        """Raise ``ValueError`` unless the target covers the network's (Y, X) output."""
-        if tuple(self.target.shape[-2:]) != tuple(output_shape):
-            raise ValueError(
-                f"label patch {tuple(self.target.shape[-2:])} does not match network "
-                f"output {tuple(output_shape)}"
-            )
+        """Raise ``ValueError`` unless the targets cover the network's (Y, X) output."""
+        for what, grid in (("label", self.target), ("regression", self.regression)):
+            if grid is not None and tuple(grid.shape[-2:]) != tuple(output_shape):
+                raise ValueError(
+                    f"{what} patch {tuple(grid.shape[-2:])} does not match network "
+                    f"output {tuple(output_shape)}"
+                )
 
 
 class Loss:

@@ -18,6 +18,8 @@ CORE = [
     "napari_greentea.models",
     "napari_greentea.predict",
     "napari_greentea.train",
+    "napari_greentea.pretrain",
+    "napari_greentea.features",
     "napari_greentea.backend",
     "napari_greentea.checkpoint",
     "napari_greentea.cli",

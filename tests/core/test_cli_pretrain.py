@@ -1,0 +1,68 @@
+"""``greentea pretrain`` and ``greentea train --init``."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import tifffile
+
+from napari_greentea.cli import main
+
+NET = ["--depth", "1", "--fmaps", "6", "--patch", "32", "--backend", "torch-cpu"]
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory):
+    from napari_greentea.data.scribbles import scribbles_from_ground_truth
+    from napari_greentea.sample import synthetic_membranes
+
+    folder = tmp_path_factory.mktemp("pretrain")
+    image, truth = synthetic_membranes((2, 64, 64), seed=2)
+    tifffile.imwrite(folder / "img.tif", image)
+    tifffile.imwrite(folder / "s.tif", scribbles_from_ground_truth(truth, fraction=0.1,
+                                                                    brush=3, seed=0))
+    return folder
+
+
+def test_pretrain_then_train_from_it(files, capsys):
+    from napari_greentea.checkpoint import Checkpoint
+    from napari_greentea.pretrain import Pretrained
+
+    pre = files / "pre.npz"
+    assert main(["pretrain", str(files / "img.tif"), "--output", str(pre), "--iterations",
+                 "12", *NET]) == 0
+    out, err = capsys.readouterr()
+    assert "for 12 iterations" in err and "pretrain features: it 0" in err
+    assert "pretrain training: it 12 loss" in err and f"wrote {pre}" in out
+    pretrained = Pretrained.load(pre)
+    assert pretrained.iterations == 12 and pretrained.spec.depth == 1
+    model = files / "m.npz"
+    assert main(["train", str(files / "img.tif"), str(files / "s.tif"), "--output", str(model),
+                 "--init", str(pre), "--iterations", "2", *NET]) == 0
+    assert "starting from" in capsys.readouterr().err
+    ckpt = Checkpoint.load(model)
+    assert ckpt.iteration == 2 and ckpt.spec.num_classes == 2
+    # an iteration from pretrained weights moves them only a little (Adam, lr 1e-3)
+    key = "conv1.weight"
+    assert np.abs(ckpt.weights[key] - pretrained.weights[key]).max() < 0.01
+
+
+def test_init_refuses_another_architecture_or_file_kind(files, capsys):
+    pre = files / "pre_small.npz"
+    assert main(["pretrain", str(files / "img.tif"), "--output", str(pre), "--iterations",
+                 "1", *NET]) == 0
+    capsys.readouterr()
+    train = ["train", str(files / "img.tif"), str(files / "s.tif"), "--output",
+             str(files / "x.npz"), "--iterations", "1", "--patch", "32"]
+    assert main([*train, "--init", str(pre), "--depth", "2", "--fmaps", "6"]) == 2
+    assert "does not fit the chosen architecture: depth 1 (pretrained) vs 2" in (
+        capsys.readouterr().err)
+    assert main([*train, "--init", str(files / "img.tif")]) == 2
+    assert "not a napari-greentea pretrained network" in capsys.readouterr().err
+    assert not (files / "x.npz").exists()
+
+
+def test_pretrain_budget_options_exclude_each_other(files):
+    with pytest.raises(SystemExit):
+        main(["pretrain", str(files / "img.tif"), "--output", str(files / "p.npz"),
+              "--seconds", "1", "--iterations", "3"])
