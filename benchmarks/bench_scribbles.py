@@ -13,7 +13,12 @@ same run.
 Methods: ``new`` = the interactive recipe (``napari_greentea.recipes``);
 ``old`` = the Train widget's settings before it (softmax, histeq, Adam
 1e-3, 128-px patches, batch 2, no held-out strokes, no averaging);
-``new-bf16`` = ``new`` with bf16 autocast.
+``new-bf16`` = ``new`` with bf16 autocast; ``pre`` = ``new`` started from
+``--pretrain-seconds`` of the Train widget's background pretraining
+(``napari_greentea.pretrain``: the network regresses the filter bank of the
+image, no labels) on slices 0-19 as ``bounded_sample`` cuts them, seeded
+with the stroke seed and run before the strokes' clock starts (its wall
+time is reported separately, as ``pretrain_s``).
 
 ``--rounds``: the correction protocol: strokes on 0.5 % of the pixels,
 train; then twice: predict slices 0-4, add strokes where the prediction is
@@ -47,6 +52,8 @@ DATA = Path(os.environ.get("GREENTEA_DATA_DIR", Path(__file__).resolve().parents
                            / "shared" / "data" / "isbi2012"))
 RESULTS = Path(__file__).parent / "results"
 TRAIN, TEST = slice(0, 5), slice(20, 30)
+#: The "opened image" pretraining reads: the training part of the stack, never the score slices.
+PRETRAIN = slice(0, 20)
 OLD = {"train": dict(batch_size=2, output_size=128), "loss": dict(class_balance="histeq")}
 
 
@@ -114,8 +121,37 @@ def evaluate(trainer, raw, gt, test, tta: bool = True) -> dict:
     return row
 
 
-def run_times(method, raw, gt, labels, seed, times, test, tta=True, save_dir=None) -> list[dict]:
-    trainer = make_trainer(method, raw[TRAIN], labels, seed)
+def pretrain(raw, seed: int, seconds: float) -> tuple[object, float]:
+    """The pretrained weights of the interactive U-Net on slices 0-19, and the wall time."""
+    from napari_greentea.config import PretrainConfig
+    from napari_greentea.data.subsample import bounded_sample
+    from napari_greentea.models import preset
+    from napari_greentea.pretrain import Pretrainer
+
+    tic = time.perf_counter()
+    pretrainer = Pretrainer([bounded_sample(raw[PRETRAIN])], preset("u", "interactive"),
+                            PretrainConfig(seconds=seconds, seed=seed), backend="torch-cpu")
+    for _ in pretrainer.run():
+        pass
+    return pretrainer.result(), time.perf_counter() - tic
+
+
+def start_weights(method, raw, seed, pretrain_seconds):
+    """``(initial checkpoint or None, facts to report)`` of ``method``."""
+    if method != "pre":
+        return None, {}
+    from napari_greentea.models import preset
+
+    result, wall = pretrain(raw, seed, pretrain_seconds)
+    init = result.initial_checkpoint(preset("u", "interactive"), seed=seed)
+    return init, {"pretrain_s": round(wall, 1), "pretrain_iterations": result.iterations,
+                  "pretrain_loss": round(result.loss, 4)}
+
+
+def run_times(method, raw, gt, labels, seed, times, test, tta=True, save_dir=None,
+              pretrain_seconds=300.0) -> list[dict]:
+    init, facts = start_weights(method, raw, seed, pretrain_seconds)
+    trainer = make_trainer(method, raw[TRAIN], labels, seed, init=init)
     rows, done = [], 0.0
     for point in times:
         wall = train_for(trainer, point - done)
@@ -124,7 +160,7 @@ def run_times(method, raw, gt, labels, seed, times, test, tta=True, save_dir=Non
             Path(save_dir).mkdir(parents=True, exist_ok=True)
             trainer.checkpoint().save(Path(save_dir) / f"{method}_s{seed}_{point:g}s.npz")
         row = {"method": method, "seed": seed, "time": point, "iterations": trainer.iteration,
-               "segment_wall_s": round(wall, 1), "load": round(os.getloadavg()[0], 2)}
+               "segment_wall_s": round(wall, 1), "load": round(os.getloadavg()[0], 2), **facts}
         row.update(evaluate(trainer, raw, gt, test, tta))
         print(json.dumps(row), flush=True)
         rows.append(row)
@@ -132,8 +168,9 @@ def run_times(method, raw, gt, labels, seed, times, test, tta=True, save_dir=Non
 
 
 def run_rounds(method, raw, gt, seed, seconds, test, first=0.005, total=0.02,
-               rounds=3) -> list[dict]:
+               rounds=3, pretrain_seconds=300.0) -> list[dict]:
     labels = strokes(gt, seed, first)
+    init, facts = start_weights(method, raw, seed, pretrain_seconds)
     trainer, rows = None, []
     for r in range(1, rounds + 1):
         if trainer is not None:
@@ -141,12 +178,12 @@ def run_rounds(method, raw, gt, seed, seconds, test, first=0.005, total=0.02,
             extra = (total - float((labels > 0).mean())) / (rounds - r + 1)
             labels = correction_scribbles(gt[TRAIN], prob, labels, fraction=extra, brush=3)
         trainer = make_trainer(method, raw[TRAIN], labels, seed + r,
-                               init=None if trainer is None else trainer.checkpoint())
+                               init=init if trainer is None else trainer.checkpoint())
         train_for(trainer, seconds)
         row = {"method": method, "protocol": "rounds", "round": r, "seed": seed,
                "seconds_per_round": seconds, "iterations": trainer.iteration,
                "labeled_fraction": round(float((labels > 0).mean()), 5),
-               "load": round(os.getloadavg()[0], 2)}
+               "load": round(os.getloadavg()[0], 2), **facts}
         row.update(evaluate(trainer, raw, gt, test))
         print(json.dumps(row), flush=True)
         rows.append(row)
@@ -167,8 +204,8 @@ def markdown(out: dict) -> str:
              (f"{out['machine']}; torch threads {out['threads']}; load at start "
               f"{out['load_start']}; strokes: brush 3 px, seeds {out['seeds']}."), "",
              ("| method | protocol | seed | time s / round | iterations | V_rand | V_rand TTA "
-              "| V_info | V_info TTA | pixel error | labeled % | load |"),
-             "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+              "| V_info | V_info TTA | pixel error | labeled % | pretrain s | load |"),
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in out["rows"]:
         tta = r.get("tta", {})
         when = r.get("time", r.get("round", ""))
@@ -176,7 +213,8 @@ def markdown(out: dict) -> str:
             f"| {r['method']} | {r.get('protocol', 'time')} | {r['seed']} | {when} | "
             f"{r.get('iterations', '')} | {r['v_rand']:.4f} | {tta.get('v_rand', '')} | "
             f"{r['v_info']:.4f} | {tta.get('v_info', '')} | {r['pixel_error']:.4f} | "
-            f"{100 * r.get('labeled_fraction', 0):.2f} | {r.get('load', '')} |")
+            f"{100 * r.get('labeled_fraction', 0):.2f} | {r.get('pretrain_s', '')} | "
+            f"{r.get('load', '')} |")
     return "\n".join(lines) + "\n"
 
 
@@ -192,9 +230,11 @@ def main() -> None:
     p.add_argument("--forest", action="store_true")
     p.add_argument("--rounds", action="store_true", help="the correction-round protocol")
     p.add_argument("--threads", type=int, default=2)
-    p.add_argument("--tta-methods", default="new", help="methods also scored with TTA")
+    p.add_argument("--tta-methods", default="new,pre", help="methods also scored with TTA")
     p.add_argument("--tag", default="final")
     p.add_argument("--save-dir", help="save the model at each time point here")
+    p.add_argument("--pretrain-seconds", type=float, default=300.0,
+                   help="pretraining before the strokes, for method pre")
     args = p.parse_args()
     torch.set_num_threads(args.threads)
     raw, gt = load()
@@ -220,11 +260,12 @@ def main() -> None:
             print(json.dumps(out["rows"][-1]), flush=True)
         for method in (m for m in args.methods.split(",") if m):
             if args.rounds:
-                out["rows"].extend(run_rounds(method, raw, gt, seed, times[0], test))
+                out["rows"].extend(run_rounds(method, raw, gt, seed, times[0], test,
+                                              pretrain_seconds=args.pretrain_seconds))
             else:
                 tta = method in args.tta_methods.split(",")
                 for row in run_times(method, raw, gt, labels, seed, times, test, tta,
-                                     args.save_dir):
+                                     args.save_dir, args.pretrain_seconds):
                     out["rows"].append({**row, "labeled_fraction": frac})
             save()
     save()

@@ -13,6 +13,17 @@ SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 ISBI_DIR = SHARED_DATA / "isbi2012"
 
 
+@pytest.fixture(autouse=True)
+def no_background_pretraining(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The Train widget pretrains on its image by default; tests opt in (test_pretrain.py).
+
+    ``widgets/_pretrain.py`` imports nothing of Qt or napari at module level.
+    """
+    from napari_greentea.widgets import _pretrain
+
+    monkeypatch.setattr(_pretrain, "ON_BY_DEFAULT", False)
+
+
 def pytest_configure(config: pytest.Config) -> None:
     config._greentea_skipped = {"opencl": [], "gui": []}  # type: ignore[attr-defined]
 

@@ -28,11 +28,12 @@ from ..events import (
     TrainingStopped,
     Validated,
 )
-from . import _checkpoint_files, _project, _session
+from . import _checkpoint_files, _pretrain, _project, _session
 from ._backend_picker import BackendPicker
 from ._buttons import ask_path_then, connect_clicks
 from ._layers import layer_image, training_pairs
 from ._lifetime import when_closed
+from ._pretrain import BUDGET_S, BackgroundPretraining, StartedFromPretrained
 from ._preview import PREVIEW_LAYER, LivePreview
 
 if TYPE_CHECKING:
@@ -64,6 +65,8 @@ class TrainWidget(Container):
     def __init__(self, viewer: napari.viewer.Viewer) -> None:
         super().__init__()
 
+        from qtpy.QtCore import QTimer
+
         from ._loss_plot import LossPlot
 
         self._viewer = viewer
@@ -79,6 +82,12 @@ class TrainWidget(Container):
         self._iter_spin = SpinBox(value=500, min=1, max=10_000_000, label="iterations")
         self._lr_spin = FloatSpinBox(value=1e-3, min=1e-6, max=1.0, step=1e-4, label="lr")
         self._preview_check = CheckBox(value=True, text="live preview of the view")
+        self._pretrain_check = CheckBox(
+            value=_pretrain.ON_BY_DEFAULT,
+            text=f"pretrain on the image while you paint (≤ {BUDGET_S / 60:g} min)",
+            tooltip="Learns the image's edges, ridges and blobs before the first stroke (no "
+                    "labels needed); Start then trains from those weights")
+        self._pretrain_label = Label(value="")
         self._continue_check = CheckBox(
             value=True, text="continue from current weights",
             tooltip="Start trains on from the last model (same architecture) with all "
@@ -100,6 +109,7 @@ class TrainWidget(Container):
         self.extend([self._image_combo, self._arch_combo, self._preset_combo, self._knobs,
                      self._loss_combo, self._balance_combo,
                      self._backend_picker, self._iter_spin, self._lr_spin, self._preview_check,
+                     self._pretrain_check, self._pretrain_label,
                      self._continue_check, buttons, files, projects, self._status_label])
         self.loss_plot = LossPlot()
         self.native.layout().addWidget(self.loss_plot)
@@ -125,6 +135,14 @@ class TrainWidget(Container):
             ask_path_then(self, _project.ask_path, self._open_project, save=False))
         self._arch_combo.changed.connect(self._on_arch_changed)
         self._preset_combo.changed.connect(self._on_preset_changed)
+        self.pretraining = BackgroundPretraining(self._pretrain_label)
+        self._pretrain_timer = QTimer()
+        self._pretrain_timer.setSingleShot(True)
+        self._pretrain_timer.setInterval(500)  # settle: spinning a knob restarts it once
+        self._pretrain_timer.timeout.connect(self._want_pretraining)
+        for widget in (self._image_combo, self._arch_combo, self._preset_combo,
+                       self._pretrain_check):
+            widget.changed.connect(self._pretrain_timer.start)
         self._on_arch_changed()
         _session.register(viewer, "train", self)
         self._project_opened: str | None = None
@@ -136,6 +154,7 @@ class TrainWidget(Container):
         # the backend probe (torch and friends) runs in a worker; no Start before it reports
         self._backend_picker.gate([self._start_button, self._resume_button],
                                   self._status_label, idle="idle")
+        self._backend_picker.when_ready(self._pretrain_timer.start)
 
     # ------------------------------------------------------------ config
     def _preset_choices(self, _widget: Any = None) -> list[str]:
@@ -155,6 +174,8 @@ class TrainWidget(Container):
             for knob in architecture(self._arch_combo.value).knobs
         }
         self._knobs.extend(list(self._knob_spins.values()))
+        for spin in self._knob_spins.values():
+            spin.changed.connect(self._pretrain_timer.start)
         self._on_preset_changed()
 
     def _on_preset_changed(self) -> None:
@@ -187,6 +208,20 @@ class TrainWidget(Container):
         in_channels = 1 if layer is None else channel_count(layer_image(layer))
         return {"spec": preset(kind, name, in_channels=in_channels, **over), "train": train,
                 "loss": loss}
+
+    # ------------------------------------------------------------ pretraining
+    def _want_pretraining(self) -> None:
+        """Pretrain the chosen network on the chosen image while no model exists yet."""
+        self.pretraining.enabled = self._pretrain_check.value
+        if self._closed or self.worker is not None or self.checkpoint is not None:
+            return
+        if not self._backend_picker.ready:
+            return  # the picker's when_ready calls again
+        try:
+            spec = self._read_config()["spec"]
+        except ValueError:  # e.g. an image whose channels the network cannot read
+            return
+        self.pretraining.want(self._image_combo.value, spec, self._backend_picker.backend)
 
     # ------------------------------------------------------------ run
     def _continuable(self) -> Any:
@@ -225,11 +260,16 @@ class TrainWidget(Container):
         return (cfg["spec"], pairs), {"train": cfg["train"], "loss": cfg["loss"],
                                       "class_names": names, "backend": backend}
 
-    def _run(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
-        """Worker thread: build the trainer, then relay its events."""
+    def _run(self, args: tuple[Any, ...], kwargs: dict[str, Any], pretrained: Any = None) -> Any:
+        """Worker thread: build the trainer (from the pretrained weights, if any), then
+        relay its events."""
         from ..events import throttle_iterations
         from ..train import Trainer
 
+        taken = pretrained() if pretrained is not None else None
+        if taken is not None:
+            kwargs = {**kwargs, "init_from": taken[1]}
+            yield StartedFromPretrained(taken[0].iterations)
         trainer = Trainer(*args, **kwargs)
         self.trainer = trainer
         if self._stop_requested:
@@ -259,7 +299,10 @@ class TrainWidget(Container):
         self._start_iteration = resume.iteration if resume is not None else 0
         total = kwargs["train"].iterations - self._start_iteration
         self._progress = progress(total=total, desc="Training")
-        self.worker = create_worker(self._run, args, kwargs)
+        pretrained = None if resume is not None else self.pretraining.handover(
+            args[0], seed=kwargs["train"].seed, class_names=kwargs.get("class_names", ()))
+        self.pretraining.forget()
+        self.worker = create_worker(self._run, args, kwargs, pretrained)
         self.worker.yielded.connect(self._on_event)
         self.worker.finished.connect(self._on_finished)
         self.worker.start()
@@ -302,6 +345,8 @@ class TrainWidget(Container):
                     f"iteration {it}  held-out strokes {m['held_out_accuracy']:.3f}  "
                     f"(best {m['best_held_out_accuracy']:.3f}; preview and Predict use "
                     f"iteration {int(m['kept_iteration'])})")
+            case StartedFromPretrained(iterations=n):
+                self._pretrain_label.value = f"training from {n:,} pretraining iterations"
             case TrainingStarted(total_iterations=n, start_iteration=s):
                 self._status_label.value = f"training {s} → {n}"
             case TrainingStopped(reason=reason):
@@ -313,6 +358,8 @@ class TrainWidget(Container):
         """The dock was closed: stop training (the worker then saves a checkpoint)."""
         self._closed = True
         # the hook may fire while Qt tears the widget down, before or after __init__ set these
+        if getattr(self, "pretraining", None) is not None:
+            self.pretraining.forget()
         if getattr(self, "worker", None) is not None:
             self._on_stop_clicked()
         preview = getattr(self, "preview", None)
