@@ -142,7 +142,7 @@ class TrainWidget(Container):
         self._pretrain_timer.timeout.connect(self._want_pretraining)
         for widget in (self._image_combo, self._arch_combo, self._preset_combo,
                        self._pretrain_check):
-            widget.changed.connect(self._pretrain_timer.start)
+            widget.changed.connect(self._schedule_pretraining)
         self._on_arch_changed()
         _session.register(viewer, "train", self)
         self._project_opened: str | None = None
@@ -154,7 +154,7 @@ class TrainWidget(Container):
         # the backend probe (torch and friends) runs in a worker; no Start before it reports
         self._backend_picker.gate([self._start_button, self._resume_button],
                                   self._status_label, idle="idle")
-        self._backend_picker.when_ready(self._pretrain_timer.start)
+        self._backend_picker.when_ready(self._schedule_pretraining)
 
     # ------------------------------------------------------------ config
     def _preset_choices(self, _widget: Any = None) -> list[str]:
@@ -175,7 +175,7 @@ class TrainWidget(Container):
         }
         self._knobs.extend(list(self._knob_spins.values()))
         for spin in self._knob_spins.values():
-            spin.changed.connect(self._pretrain_timer.start)
+            spin.changed.connect(self._schedule_pretraining)
         self._on_preset_changed()
 
     def _on_preset_changed(self) -> None:
@@ -210,6 +210,9 @@ class TrainWidget(Container):
                 "loss": loss}
 
     # ------------------------------------------------------------ pretraining
+    def _schedule_pretraining(self, *_: Any) -> None:
+        self._pretrain_timer.start()
+
     def _want_pretraining(self) -> None:
         """Pretrain the chosen network on the chosen image while no model exists yet."""
         self.pretraining.enabled = self._pretrain_check.value

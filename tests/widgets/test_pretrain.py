@@ -90,3 +90,22 @@ def test_closing_the_widget_stops_pretraining(sample_viewer, qtbot, short_pretra
     sample_viewer.window.remove_dock_widget(train.native)
     qtbot.waitUntil(lambda: train.pretraining.worker is None or not worker.is_running,
                     timeout=30_000)
+
+
+def test_another_network_or_image_starts_pretraining_over(sample_viewer, qtbot, short_pretraining,
+                                                         monkeypatch):
+    monkeypatch.setattr(_pretrain, "BUDGET_S", 120.0)
+    train = TrainWidget(sample_viewer)
+    _ready(qtbot, train)
+    qtbot.waitUntil(lambda: train.pretraining.job is not None, timeout=10_000)
+    first = train.pretraining.job
+    train._knob_spins["depth"].value = 1  # through the knob's changed signal
+    qtbot.waitUntil(lambda: train.pretraining.job is not first, timeout=10_000)
+    second = train.pretraining.job
+    assert first.stop_requested and second.spec.depth == 1
+    other = sample_viewer.add_image(np.zeros((64, 64), np.uint8), name="other")
+    train._image_combo.value = other
+    qtbot.waitUntil(lambda: train.pretraining.job is not second, timeout=10_000)
+    assert train.pretraining.job.layer is other
+    train.pretraining.forget()
+    qtbot.waitUntil(lambda: train.pretraining.worker is None, timeout=30_000)
