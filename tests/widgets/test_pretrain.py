@@ -21,6 +21,9 @@ def short_pretraining(monkeypatch):
 
 
 def _ready(qtbot, train):
+    """Backend probe done; torch-cpu chosen (on "auto" the first run measures OpenCL too,
+    whose kernel builds make the first steps take seconds)."""
+    train._backend_picker.select("torch-cpu")
     qtbot.waitUntil(lambda: train._backend_picker.ready, timeout=60_000)
 
 
@@ -71,7 +74,7 @@ def test_unchecking_stops_pretraining_and_start_trains_from_scratch(
     _ready(qtbot, train)
     qtbot.waitUntil(lambda: train.pretraining.worker is not None, timeout=10_000)
     train._pretrain_check.value = False
-    qtbot.waitUntil(lambda: train.pretraining.worker is None, timeout=30_000)
+    qtbot.waitUntil(lambda: train.pretraining.worker is None, timeout=60_000)
     paint_scribbles(sample_viewer, annotate)
     train._iter_spin.value = 2
     assert train._start()
@@ -89,7 +92,7 @@ def test_closing_the_widget_stops_pretraining(sample_viewer, qtbot, short_pretra
     worker = train.pretraining.worker
     sample_viewer.window.remove_dock_widget(train.native)
     qtbot.waitUntil(lambda: train.pretraining.worker is None or not worker.is_running,
-                    timeout=30_000)
+                    timeout=60_000)
 
 
 def test_another_network_or_image_starts_pretraining_over(sample_viewer, qtbot, short_pretraining,
@@ -108,4 +111,4 @@ def test_another_network_or_image_starts_pretraining_over(sample_viewer, qtbot, 
     qtbot.waitUntil(lambda: train.pretraining.job is not second, timeout=10_000)
     assert train.pretraining.job.layer is other
     train.pretraining.forget()
-    qtbot.waitUntil(lambda: train.pretraining.worker is None, timeout=30_000)
+    qtbot.waitUntil(lambda: train.pretraining.worker is None, timeout=60_000)
