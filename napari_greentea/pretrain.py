@@ -4,9 +4,10 @@ The user's network (any registered architecture) learns to regress the
 standardised filter bank of its own input (:mod:`.features`): no labels,
 only the image. Every layer but the 1x1 classifier then starts stroke
 training (:meth:`Pretrained.initial_checkpoint`, the Trainer's
-``init_from``). On ISBI 2012 300 CPU-seconds of it raised V_rand from
-0.871 to 0.901 (3 seeds; ``benchmarks/pretrain_proto.py``): the strokes no
-longer have to teach what an edge or a blob is.
+``init_from``), so the strokes no longer have to teach what an edge or a
+blob is. On ISBI 2012 (strokes on 2 % of slices 0-4, 3 seeds) it raised
+V_rand on held-out slices 15-19 from 0.871 to 0.901 and on 20-29 from 0.805
+to 0.832 (``benchmarks/results/scribbles_explore.md``, phase 5).
 
 ``Pretrainer(images, spec).run()`` yields :class:`PretrainProgress`; the
 constructor does no heavy work, so a widget may build it on the GUI thread
