@@ -89,8 +89,10 @@ class BackgroundPretraining:
             self.job.stop()
 
     def forget(self) -> None:
-        """Stop and drop every result (a model exists: pretraining is no longer wanted)."""
+        """Stop and drop every result (a model exists, or the box was unchecked)."""
         self.stop()
+        if self.job is not None:
+            self._status.value = ""
         self.job, self.result = None, None
 
     def handover(self, spec: Any, *, seed: int, class_names: tuple[str, ...]
@@ -123,27 +125,40 @@ class BackgroundPretraining:
         from ..pretrain import PretrainConfig
         from ._layers import layer_image
 
-        self.job, self.result = _Job(layer, spec), None
+        job = self.job = _Job(layer, spec)
+        self.result = None
         config = PretrainConfig(seconds=BUDGET_S, threads=ADAPTIVE_THREADS)
-        self.worker = create_worker(_run, self.job, layer_image(layer), config, backend,
-                                    _connect={"yielded": self._on_progress,
-                                              "finished": self._on_finished},
-                                    _start_thread=False)
+        # a stopped run's worker ends after a newer one started: its events name their job
+        worker = self.worker = create_worker(
+            _run, job, layer_image(layer), config, backend, _start_thread=False,
+            _connect={"yielded": lambda event: self._on_progress(job, event),
+                      "errored": lambda err: self._on_failed(job, err)})
+        worker.finished.connect(lambda: self._on_finished(job, worker))
         self._status.value = "pretraining: reading the image…"
         self._status.tooltip = (f"learning {layer.name}'s edges, ridges and blobs (no labels); "
                                 "paint meanwhile, Start trains from it")
         self.worker.start()
 
-    def _on_progress(self, event: Any) -> None:
+    def _on_progress(self, job: _Job, event: Any) -> None:
+        if job is not self.job:
+            return
         if event.stage == "features":
             self._status.value = "pretraining: filtering the image…"
             return
         self._status.value = (f"pretraining: {_clock(event.elapsed_s)} / "
                               f"{_clock(event.budget_s)}, {event.iteration:,} iterations")
 
-    def _on_finished(self) -> None:
-        self.worker = None
-        self.result = self.job.result() if self.job is not None else None
+    def _on_failed(self, job: _Job, err: Exception) -> None:
+        """Pretraining is optional: say why it stopped, Start trains from scratch."""
+        if job is self.job:
+            self._status.value = f"no pretraining: {err}"
+
+    def _on_finished(self, job: _Job, worker: Any) -> None:
+        if worker is self.worker:
+            self.worker = None
+        if job is not self.job:
+            return
+        self.result = job.result()
         if self.result is not None:
             self._status.value = (f"pretrained: {self.result.iterations:,} iterations in "
                                   f"{_clock(self.result.seconds)}; Start uses them")

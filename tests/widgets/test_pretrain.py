@@ -106,9 +106,36 @@ def test_another_network_or_image_starts_pretraining_over(sample_viewer, qtbot, 
     qtbot.waitUntil(lambda: train.pretraining.job is not first, timeout=10_000)
     second = train.pretraining.job
     assert first.stop_requested and second.spec.depth == 1
+    # the stopped run's worker ends later: the running one stays the widget's worker
+    qtbot.waitUntil(first.ended.is_set, timeout=60_000)
+    qtbot.wait(200)
+    assert train.pretraining.worker is not None and train.pretraining.worker.is_running
     other = sample_viewer.add_image(np.zeros((64, 64), np.uint8), name="other")
     train._image_combo.value = other
     qtbot.waitUntil(lambda: train.pretraining.job is not second, timeout=10_000)
     assert train.pretraining.job.layer is other
     train.pretraining.forget()
     qtbot.waitUntil(lambda: train.pretraining.worker is None, timeout=60_000)
+
+
+def test_an_image_pretraining_cannot_read_says_so_and_start_still_trains(
+        sample_viewer, qtbot, paint_scribbles, short_pretraining, monkeypatch):
+    from napari_greentea import pretrain
+
+    def refuse(self):
+        raise ValueError("the image is constant")
+        yield
+
+    monkeypatch.setattr(pretrain.Pretrainer, "run", refuse)
+    annotate, train = AnnotateWidget(sample_viewer), TrainWidget(sample_viewer)
+    train._preview_check.value = False
+    _ready(qtbot, train)
+    qtbot.waitUntil(lambda: "no pretraining" in train._pretrain_label.value, timeout=30_000)
+    assert "constant" in train._pretrain_label.value
+    qtbot.waitUntil(lambda: train.pretraining.worker is None, timeout=30_000)
+    paint_scribbles(sample_viewer, annotate)
+    train._iter_spin.value = 2
+    assert train._start()
+    qtbot.waitUntil(lambda: train.worker is None and train.checkpoint is not None,
+                    timeout=120_000)
+    assert "training from" not in train._pretrain_label.value
