@@ -23,12 +23,16 @@ def probe_backends() -> tuple[dict[str, str], dict[str, str]]:
     """Worker thread: (available, unavailable) backends, with the heavy imports done.
 
     zarr and dask.array are imported here as well, so the first Predict does
-    not pay for them on the GUI thread.
+    not pay for them on the GUI thread, and torch's native library is loaded
+    with the GIL released first.
     """
     import dask.array  # noqa: F401 - warm the import for the first prediction
     import zarr  # noqa: F401
 
     from ..backend import available_backends, unavailable_backends
+    from ..backend.torch._preload import preload_torch_libraries
+
+    preload_torch_libraries()  # torch's dlopen would otherwise freeze the GUI 0.2-1 s
 
     return available_backends(), unavailable_backends()
 
