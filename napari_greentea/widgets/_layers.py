@@ -36,6 +36,25 @@ def label_colormap(num_classes: int) -> Any:
     return DirectLabelColormap(color_dict=colors)
 
 
+def add_image_unselected(viewer: Any, data: Any, **kwargs: Any) -> Any:
+    """``viewer.add_image`` that leaves the active layer (and the user's tool) as it was.
+
+    napari makes every inserted layer the active one, which rebuilds the
+    layer-controls panel; switching back rebuilds it again. Together with
+    the insert that is one event-loop turn of 250-450 ms on a software-GL
+    display; without the two switches the insert alone remains.
+    """
+    layers = viewer.layers
+    activate = getattr(layers, "_activate_on_insert", None)  # napari's private switch
+    if activate is not None:
+        layers._activate_on_insert = False
+    try:
+        return viewer.add_image(data, **kwargs)
+    finally:
+        if activate is not None:
+            layers._activate_on_insert = activate
+
+
 def is_image(layer: Any) -> bool:
     from napari.layers import Image
 

@@ -8,6 +8,7 @@ worker fills blocks nearest the camera first.
 from __future__ import annotations
 
 import tempfile
+import threading
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -30,8 +31,10 @@ from ..segment import DEFAULT_MIN_SIZE, METHODS
 from . import _checkpoint_files, _session
 from ._backend_picker import BackendPicker
 from ._buttons import ask_path_then, connect_clicks
+from ._layer_steps import LayerSteps
 from ._layers import (
     ClassView,
+    add_image_unselected,
     label_colormap,
     layer_image,
     spatial_transform,
@@ -107,12 +110,15 @@ class PredictWidget(Container):
         self.queue: BlockQueue | None = None
         self.worker: Any = None
         self.layers: list[Any] = []
+        self._reusable: list[Any] = []  # the previous layers of the image in _layers_of
+        self._layers_of: Any = None
         self.refresh_count = 0
         self._dirty = False
         self._last_refresh = 0.0
         self._timer = QTimer()
         self._timer.setInterval(int(REFRESH_S * 1000))  # throttle: at most 4 refreshes a second
         self._timer.timeout.connect(self._refresh)
+        self._layer_steps = LayerSteps()
         connect_clicks(self, "predict", "cancel", "resume", "segment", "export", "export_model")
         self._load_button.changed.connect(
             ask_path_then(self, _checkpoint_files.ask_path, self._load, save=False))
@@ -209,10 +215,14 @@ class PredictWidget(Container):
         self._class_names = names
         self._class_combo.reset_choices()
         self._class_combo.value = names.index("membrane") if "membrane" in names else 0
-        for layer in self.layers:
-            if layer in self._viewer.layers:
-                self._viewer.layers.remove(layer)
+        # this image's previous probability layers get the new data (a napari layer
+        # removal runs a full gc.collect, 150-250 ms); other images' layers stay
+        previous = (self.layers or self._reusable) if self._layers_of is image else []
+        self._reusable = [lyr for lyr in previous if lyr in self._viewer.layers]
+        self._layers_of = image
         self.layers, self.job, self.queue = [], None, None
+        self._shown = threading.Event()  # set once this prediction's layers are on screen
+        self._stop = threading.Event()  # set by Cancel while the worker builds the job
         focus = view_focus(self._viewer, image)
         self.worker = create_worker(
             prepare_and_stream,
@@ -222,7 +232,8 @@ class PredictWidget(Container):
                       source=image.source.path,
                       scale=tuple(float(v) for v in spatial_transform(image)["scale"]),
                       units=tuple(str(u) for u in getattr(image, "units", ()) or ())),
-            (focus[0] if len(focus) == 3 else None, focus[-2], focus[-1]),
+            (focus[0] if len(focus) == 3 else None, focus[-2], focus[-1]), self._shown,
+            stop=self._stop,
             _progress={"desc": "Predicting"},
             _connect={"yielded": self._on_block, "errored": self._on_prepare_failed,
                       "finished": self._on_finished}, _start_thread=False)
@@ -237,27 +248,41 @@ class PredictWidget(Container):
         self._status_label.value = f"cannot predict: {err}"
 
     def _on_prepared(self, prepared: Prepared) -> None:
-        """GUI thread: the job exists; show its layers (one now, the rest on later turns:
-        each add costs 100-300 ms on the GUI thread)."""
-        from qtpy.QtCore import QTimer
-
+        """GUI thread: the job exists; show its layers, one per event-loop turn."""
         self.job, self.queue, self.pyramid = prepared.job, prepared.queue, prepared.pyramid
         image = self._image_combo.value
-        self.layers = [self._add_layer(image, self._class_names[0], 0)]
-        for c in range(1, self.job.prob.shape[0]):
-            QTimer.singleShot(0, lambda c=c: self.layers.append(
-                self._add_layer(image, self._class_names[c], c)))
-        self._viewer.layers.selection.active = image
+        classes, reusable = self.job.prob.shape[0], self._reusable
+        for c in range(classes):
+            old = reusable[c] if c < len(reusable) else None
+            self._layer_steps.add(lambda c=c, old=old: self.layers.append(
+                self._show_class(image, c, old)))
+        for extra in reusable[classes:]:
+            self._layer_steps.add(lambda layer=extra: self._remove_layer(layer))
+        self._layer_steps.add(self._shown.set)  # the worker may go on with the other blocks
         self._on_view_changed()
         self._timer.start()
 
-    def _add_layer(self, image: Any, name: str, c: int) -> Any:
+    def _remove_layer(self, layer: Any) -> None:
+        if layer in self._viewer.layers:
+            self._viewer.layers.remove(layer)
+
+    def _show_class(self, image: Any, c: int, old: Any = None) -> Any:
+        """The layer of class ``c``: ``old`` with the new data where it fits, else a new one."""
         data = [ClassView(self.job.prob, c, written=self.pyramid.written,
                           block=self.job.geometry.block)]
         data += [level[c] for level in self.pyramid.levels]
-        return self._viewer.add_image(
-            data if len(data) > 1 else data[0], multiscale=len(data) > 1,
-            name=f"{image.name} {name} probability", colormap=COLORMAPS[c % len(COLORMAPS)],
+        if c == 0 and self.pyramid.written.any():
+            self.refresh_count += 1  # the layer shows the blocks computed so far
+        name = f"{image.name} {self._class_names[c]} probability"
+        if old is not None and old in self._viewer.layers and old.multiscale == (len(data) > 1):
+            old.data = data if len(data) > 1 else data[0]
+            old.name = name
+            return old
+        if old is not None:
+            self._remove_layer(old)
+        return add_image_unselected(
+            self._viewer, data if len(data) > 1 else data[0], multiscale=len(data) > 1,
+            name=name, colormap=COLORMAPS[c % len(COLORMAPS)],
             contrast_limits=(0.0, 1.0), blending="additive", opacity=0.6,
             visible=c == 0, **spatial_transform(image))
 
@@ -307,10 +332,13 @@ class PredictWidget(Container):
 
     def _on_cancel_clicked(self) -> None:
         queue = getattr(self, "queue", None)  # also the close hook, which may fire in teardown
+        for event in (getattr(self, "_stop", None), getattr(self, "_shown", None)):
+            if event is not None:
+                event.set()  # stop before the first block, or stop waiting for the layers
         if queue is not None:
             queue.cancelled = True
         elif getattr(self, "worker", None) is not None:
-            self.worker.quit()  # still preparing: stop before the first block
+            self.worker.quit()
 
     def _on_resume_clicked(self) -> Any:
         if self.job is None or self.worker is not None:

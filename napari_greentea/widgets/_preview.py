@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from ..predict import z_index
-from ._layers import layer_image, spatial_transform, view_crop
+from ._layers import add_image_unselected, layer_image, spatial_transform, view_crop
 
 PREVIEW_LAYER = "live prediction"
 
@@ -46,10 +46,6 @@ class LivePreview:
         self.worker.finished.connect(self._done)
         self.worker.start()
 
-    def _reselect(self, image: Any) -> None:
-        if image in self.viewer.layers:
-            self.viewer.layers.selection.active = image
-
     def _done(self) -> None:
         self.worker = None
 
@@ -68,16 +64,10 @@ class LivePreview:
             if not np.array_equal(layer.translate, translate):
                 layer.translate = translate
             layer.data = prob
-        else:
-            from qtpy.QtCore import QTimer
-
-            self.viewer.add_image(prob, name=PREVIEW_LAYER, colormap="magenta", opacity=0.8,
-                                  blending="additive", contrast_limits=(0, 1),
-                                  translate=translate,
-                                  scale=scale)
-            # give the paint brush back to the image on a later event-loop turn: adding
-            # a layer and switching the layer controls twice in one turn stalls the GUI
-            QTimer.singleShot(0, lambda: self._reselect(image))
+        else:  # the image stays active, so the user's brush stays on the labels
+            add_image_unselected(self.viewer, prob, name=PREVIEW_LAYER, colormap="magenta",
+                                 opacity=0.8, blending="additive", contrast_limits=(0, 1),
+                                 translate=translate, scale=scale)
         self.count += 1
 
 

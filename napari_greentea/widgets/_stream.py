@@ -9,6 +9,8 @@ the queue lazily, so the order follows the camera while it runs.
 :func:`prepare_and_stream` also builds the job in the worker: opening or
 creating the store, sampling normalisation statistics and hashing the input
 read the image and take seconds on a large one, too long for the GUI thread.
+It computes the block in view before the GUI creates the layers and the
+others only after, so the CPU is free while the GUI thread works.
 """
 
 from __future__ import annotations
@@ -126,17 +128,32 @@ class Prepared:
 
 def prepare_and_stream(make_job: Callable[[], Any],
                        focus: tuple[float | None, float, float] | None = None,
+                       shown: threading.Event | None = None, wait_s: float = 5.0,
+                       stop: threading.Event | None = None,
                        ) -> Iterator[Prepared | BlockWritten]:
-    """Worker thread: build the job, yield :class:`Prepared`, then stream its blocks.
+    """Worker thread: build the job, compute the block in view, yield :class:`Prepared`,
+    wait until the GUI has shown its layers (``shown``), then stream the rest.
 
     ``focus`` (z, y, x) is where the camera was at the click, so the first
-    block computed is one the user sees even before the GUI moves the focus.
+    block computed is one the user sees. Creating the layers costs the GUI
+    thread 2-3 times longer while prediction keeps every core busy, so the
+    blocks after the first wait for ``shown`` (at most ``wait_s``); the
+    first one is already in the store when the layers appear. ``stop`` set
+    while the job is being built ends the worker before any block.
     """
     job = make_job()
+    if stop is not None and stop.is_set():
+        return
     queue = BlockQueue(job.blocks)
     if focus is not None:
         queue.set_focus(*focus)
     # reading ``done`` opens one tiny chunk per block (a second for 16384^2): only on resume
     pyramid = Pyramid(job.prob, job.geometry.block, done=job.done if job.reused else None)
+    events = stream_blocks(job, queue, pyramid)
+    first = next(events, None)
     yield Prepared(job, queue, pyramid)
-    yield from stream_blocks(job, queue, pyramid)
+    if shown is not None:
+        shown.wait(wait_s)
+    if first is not None:
+        yield first
+    yield from events

@@ -89,3 +89,49 @@ def test_pyramid_starts_from_the_blocks_a_store_already_has():
     done[1, 2, 3] = 1
     pyramid = Pyramid(np.zeros((2, 2, 90, 120), np.float32), 32, done=done)
     assert pyramid.written.sum() == 1 and pyramid.written[1, 2, 3]
+
+
+def _job(image_size=512, block=128):
+    from napari_greentea.models import dense_graph, preset
+
+    graph = dense_graph(preset("u"))
+    image = np.random.default_rng(1).random((image_size, image_size)).astype(np.float32)
+    return PredictionJob(_mean_predictor(graph), graph, image, block=block)
+
+
+def test_the_block_in_view_is_computed_before_the_layers_and_the_rest_after():
+    import threading
+    import time
+
+    from napari_greentea.widgets._stream import Prepared, prepare_and_stream
+
+    job, shown = _job(), threading.Event()
+    events = prepare_and_stream(lambda: job, (None, 500, 20), shown, wait_s=30)
+    prepared = next(events)
+    assert isinstance(prepared, Prepared)
+    assert len(job.pending()) == len(job.blocks) - 1  # only the block in view is done
+    assert prepared.pyramid.written[3, 0]  # (y 384-512, x 0-128): where the camera is
+    got: list = []
+    reader = threading.Thread(target=lambda: got.extend(events))
+    reader.start()
+    time.sleep(0.3)
+    assert got == [] and len(job.pending()) == len(job.blocks) - 1  # waiting for the GUI
+    shown.set()
+    reader.join(30)
+    assert len(got) == len(job.blocks) and not job.pending()
+    assert (got[0].y, got[0].x) == ((384, 512), (0, 128))
+
+
+def test_stop_while_the_job_is_built_computes_no_block():
+    import threading
+
+    from napari_greentea.widgets._stream import prepare_and_stream
+
+    job, stop = _job(), threading.Event()
+
+    def make():
+        stop.set()  # Cancel clicked while the worker builds the job
+        return job
+
+    assert list(prepare_and_stream(make, None, threading.Event(), stop=stop)) == []
+    assert len(job.pending()) == len(job.blocks)
