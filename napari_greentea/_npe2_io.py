@@ -1,4 +1,4 @@
-"""npe2 readers for prediction stores and projects; TIFF and OME-Zarr writers for layers.
+"""npe2 readers for prediction stores, projects and OME-Zarr; TIFF and OME-Zarr writers.
 
 Plain functions on layer data (no Qt, no napari import), so File > Open and
 File > Save in napari, and scripts through ``npe2.read``/``npe2.write``,
@@ -33,12 +33,16 @@ def is_prediction_store(path: str | os.PathLike[str]) -> bool:
     return "greentea" in group.attrs and PROB_ARRAY in group
 
 
-def get_prediction_reader(path: Any) -> Callable[[Any], list[LayerData]] | None:
+def _one_path(path: Any) -> Any:
+    """The path napari passes (one, or a list of one); None for several."""
     if isinstance(path, (list, tuple)):
-        if len(path) != 1:
-            return None
-        path = path[0]
-    return read_prediction_store if is_prediction_store(path) else None
+        return path[0] if len(path) == 1 else None
+    return path
+
+
+def get_prediction_reader(path: Any) -> Callable[[Any], list[LayerData]] | None:
+    path = _one_path(path)
+    return read_prediction_store if path is not None and is_prediction_store(path) else None
 
 
 def read_prediction_store(path: Any) -> list[LayerData]:
@@ -77,10 +81,9 @@ def get_project_reader(path: Any) -> Callable[[Any], list[LayerData]] | None:
     """A reader for a project folder (``name.greentea``) or its ``project.json``."""
     from .project import MANIFEST, is_project
 
-    if isinstance(path, (list, tuple)):
-        if len(path) != 1:
-            return None
-        path = path[0]
+    path = _one_path(path)
+    if path is None:
+        return None
     folder = Path(path)
     folder = folder.parent if folder.name == MANIFEST else folder
     return read_project if is_project(folder) else None
@@ -93,6 +96,41 @@ def read_project(path: Any) -> list[LayerData]:
     if isinstance(path, (list, tuple)):
         path = path[0]
     return layer_data(load_project(path))
+
+
+def get_ome_zarr_reader(path: Any) -> Callable[[Any], list[LayerData]] | None:
+    """A reader for OME-Zarr images and label images that are not prediction stores
+    (those File > Save wrote with our OME-Zarr writers, and other NGFF multiscales)."""
+    from .omezarr import read_ome_zarr
+
+    path = _one_path(path)
+    if path is None or not Path(path).is_dir() or is_prediction_store(path):
+        return None
+    return read_ome_zarr_layer if read_ome_zarr(path) is not None else None
+
+
+def read_ome_zarr_layer(path: Any) -> list[LayerData]:
+    """One image layer (split along a channel axis) or labels layer, lazily, with the
+    store's levels, level-0 scale and units, so saving it again writes the same store."""
+    from .omezarr import read_ome_zarr
+
+    path = _one_path(path)
+    ome = read_ome_zarr(path)
+    if ome is None:
+        raise ValueError(f"{path} is not an OME-Zarr image")
+    kind = "labels" if ome.labels else "image"
+    split = ome.channel_axis if kind == "image" else None
+    keep = [i for i in range(len(ome.axes)) if i != split]
+    kwargs: dict[str, Any] = {"name": ome.name, "scale": [ome.scale[i] for i in keep],
+                              "metadata": {"source": os.fspath(path)}}
+    units = [ome.units[i] for i in keep]
+    if all(units):
+        kwargs["units"] = units
+    if split is not None:
+        kwargs["channel_axis"] = split
+    if len(ome.levels) > 1:
+        kwargs["multiscale"] = True
+    return [(ome.levels if len(ome.levels) > 1 else ome.levels[0], kwargs, kind)]
 
 
 def _level0(data: Any) -> np.ndarray:

@@ -196,9 +196,12 @@ def submit(
     image or geometry (``overwrite`` replaces a store this project wrote).
     ``channel_axis``/``channels`` choose the input channels as
     :func:`channels.model_input` does (default: the axis the file's OME
-    metadata names, the checkpoint's channels).
+    metadata names, the checkpoint's channels). An OME-Zarr input's level
+    scale and units go into the store's NGFF metadata, as in one process, so
+    the prediction overlays the image whichever way it was computed.
     """
     from .checkpoint import Checkpoint
+    from .io import scale_hint
     from .models import dense_graph
     from .store import input_fingerprint, model_fingerprint
 
@@ -223,9 +226,11 @@ def submit(
         "model": model_fingerprint(ckpt.spec, ckpt.weights, preprocess),
         "input": input_fingerprint(image, source),
     }
+    scale, units = scale_hint(source, key=key) or (None, None)  # as one process keeps it
     prob, done = create_sink(output, shape, graph.num_classes, geometry.block, dtype=dtype,
                              attrs={"graph": graph.description, "checkpoint": checkpoint},
-                             overwrite=overwrite, provenance=provenance, inputs=(source,))
+                             overwrite=overwrite, provenance=provenance, inputs=(source,),
+                             scale=scale, units=units)
     blocks = plan_blocks(shape, geometry.block)
     todo = pending_blocks(blocks, done, prob)
     zs = sorted({b.z for b in todo}, key=lambda z: -1 if z is None else z)

@@ -83,6 +83,25 @@ def ome_multiscale(attrs: Any) -> dict[str, Any] | None:
     return None
 
 
+def ome_level(multiscale: dict[str, Any] | None, key: str | None) -> str | None:
+    """The dataset path of the level ``key`` names in an NGFF multiscale.
+
+    ``None`` is level 0 (full resolution); a dataset path is itself; a bare
+    number that is no dataset path counts levels from 0, because writers name
+    levels differently (``0``, ``s0``, our ``prob_1``) and users know the
+    number. Returns ``key`` unchanged when it names no level (another array),
+    and None for no multiscale and no key.
+    """
+    datasets = (multiscale or {}).get("datasets") or []
+    paths = [str(d.get("path")) for d in datasets if isinstance(d, dict)]
+    if key is None:
+        return paths[0] if paths else None
+    key = key.strip("/")
+    if key not in paths and key.isdigit() and int(key) < len(paths):
+        return paths[int(key)]
+    return key
+
+
 def _open_zarr(location: str, key: str | None) -> Any:
     import zarr
 
@@ -94,8 +113,7 @@ def _open_zarr(location: str, key: str | None) -> Any:
         multiscale = ome_multiscale(node.attrs)
     except (OSError, ValueError, KeyError, TypeError) as err:
         raise ImageError(f"cannot open the zarr store {location}: {err}") from err
-    if key is None and multiscale and multiscale.get("datasets"):
-        key = str(multiscale["datasets"][0].get("path"))  # full resolution
+    key = ome_level(multiscale, key)
     name = key or ("prob" if "prob" in names else (names[0] if len(names) == 1 else None))
     if name is None:
         raise ValueError(f"zarr group {location} holds arrays {names}; choose one with key=")
@@ -222,8 +240,8 @@ def scale_hint(path: str | os.PathLike[str], *, key: str | None = None,
         return None
     if not multiscale or not multiscale.get("datasets") or not multiscale.get("axes"):
         return None
-    datasets = multiscale["datasets"]
-    dataset = next((d for d in datasets if str(d.get("path")) == key), None) if key else datasets[0]
+    level = ome_level(multiscale, key)
+    dataset = next((d for d in multiscale["datasets"] if str(d.get("path")) == level), None)
     if dataset is None:
         return None
     scale = next((t.get("scale") for t in dataset.get("coordinateTransformations", [])

@@ -1,4 +1,4 @@
-"""OME-Zarr (NGFF) writing of images and labels through the ``ome-zarr`` library.
+"""OME-Zarr (NGFF) images and labels: written through the ``ome-zarr`` library, read back.
 
 Images get resized overview levels, labels nearest-neighbour ones (so label
 values stay values), halving Y and X until the smaller side would drop below
@@ -7,6 +7,10 @@ and, when known, units. A labels layer saved on its own becomes a multiscale
 integer image marked ``image-label`` (the NGFF label-image metadata), so
 NGFF readers open it as labels. The store is written under a
 temporary name and renamed, so a crash never leaves a half-written store.
+
+Reading (:func:`read_ome_zarr`) takes any NGFF 0.4/0.5 multiscale, so what
+File > Save wrote, File > Open gives back as the same kind of layer with its
+levels, scale and units: napari's own zarr reader cannot open these stores.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ from __future__ import annotations
 import os
 import shutil
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -85,3 +90,65 @@ def write_ome_zarr(
         shutil.rmtree(final)
     os.replace(tmp, final)
     return final
+
+
+@dataclass(frozen=True)
+class OmeImage:
+    """An NGFF multiscale opened lazily: its levels (full resolution first) and metadata."""
+
+    levels: list[Any]
+    axes: list[str]
+    types: list[str | None]
+    scale: list[float]
+    units: list[str | None]
+    name: str
+    labels: bool
+
+    @property
+    def channel_axis(self) -> int | None:
+        found = [i for i, (a, t) in enumerate(zip(self.axes, self.types))
+                 if t == "channel" or a == "c"]
+        return found[0] if found else None
+
+
+def _scale_of(transforms: Any, ndim: int) -> list[float]:
+    for t in transforms or []:
+        if isinstance(t, dict) and t.get("type") == "scale" and len(t.get("scale", [])) == ndim:
+            return [float(v) for v in t["scale"]]
+    return [1.0] * ndim
+
+
+def read_ome_zarr(path: str | os.PathLike[str]) -> OmeImage | None:
+    """The first multiscale of an OME-Zarr group, or None for anything else.
+
+    The scale is level 0's (times a multiscale-wide scale, if any); a group
+    marked ``image-label`` is a label image.
+    """
+    import zarr
+
+    from .io import ome_multiscale
+
+    try:
+        group = zarr.open_group(os.fspath(path), mode="r")
+        attrs = dict(group.attrs)
+        multiscale = ome_multiscale(attrs)
+        datasets = (multiscale or {}).get("datasets") or []
+        levels = [group[str(d["path"])] for d in datasets]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    raw_axes = (multiscale or {}).get("axes") or []
+    if not levels or len(raw_axes) != levels[0].ndim:
+        return None
+    axes = [a if isinstance(a, str) else str(a.get("name")) for a in raw_axes]
+    types = [None if isinstance(a, str) else a.get("type") for a in raw_axes]
+    units = [None if isinstance(a, str) else a.get("unit") for a in raw_axes]
+    ndim = len(axes)
+    scale = _scale_of(datasets[0].get("coordinateTransformations"), ndim)
+    overall = _scale_of(multiscale.get("coordinateTransformations"), ndim)
+    meta = attrs.get("ome", attrs)
+    return OmeImage(
+        levels=levels, axes=axes, types=types, units=units,
+        scale=[a * b for a, b in zip(scale, overall)],
+        name=str(multiscale.get("name") or Path(path).name.split(".")[0]),
+        labels="image-label" in meta,
+    )

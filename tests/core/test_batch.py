@@ -162,11 +162,15 @@ def test_distributed_spreads_every_file_and_resumes(model, images, tmp_path):
     client = distributed.Client(cluster)
     try:
         out = tmp_path / "dask"
-        first = _by_name(predict_files_distributed(client, path, inputs, out, block=BLOCK))
+        with distributed.get_task_stream(client) as stream:
+            first = _by_name(predict_files_distributed(client, path, inputs, out, block=BLOCK))
         again = _by_name(predict_files_distributed(client, path, inputs, out, block=BLOCK))
     finally:
         client.close()
         cluster.close()
+    blocks = [t for t in stream.data if str(t["key"]).startswith("greentea-block-")]
+    assert len({t["worker"] for t in blocks}) == 2  # the blocks went to both workers
+    assert {str(t["key"]).rsplit("-", 1)[-1] for t in blocks} == {"a.zarr", "b.zarr", "c.zarr"}
     assert first["broken.tif"].status == "failed" and again["broken.tif"].status == "failed"
     predictor = get_backend("torch-cpu").build(dense_graph(ckpt.spec), ckpt.weights)
     for name, shape in SHAPES.items():

@@ -137,3 +137,25 @@ def test_train_from_hdf5_keys(tmp_path, capsys):
     assert main(["train", str(tmp_path / "data.h5"), str(tmp_path / "data.h5"),
                  "--output", str(model)]) == 2
     assert "choose one" in capsys.readouterr().err
+
+
+def test_train_from_n5_keys(tmp_path):
+    """N5 image and labels (one container, two keys) train like HDF5 and TIFF."""
+    image, truth = synthetic_membranes((2, 64, 64), seed=2)
+    root = tmp_path / "data.n5"
+    write_n5_by_hand(root, "raw", image.astype(np.uint8), (1, 32, 32))
+    write_n5_by_hand(root, "gt/classes", truth.astype(np.uint8), (1, 32, 32))
+    tifffile.imwrite(tmp_path / "raw.tif", image.astype(np.uint8))
+    tifffile.imwrite(tmp_path / "gt.tif", truth.astype(np.uint8))
+    common = ["--arch", "usk", "--iterations", "2", "--patch", "16", "--seed", "3",
+              "--holdout", "0", "--average", "0"]
+    assert main(["train", str(root), str(root), "--image-key", "raw", "--labels-key",
+                 "/gt/classes", "--output", str(tmp_path / "n5.npz"), *common]) == 0
+    assert main(["train", str(tmp_path / "raw.tif"), str(tmp_path / "gt.tif"),
+                 "--output", str(tmp_path / "tif.npz"), *common]) == 0
+    from napari_greentea.checkpoint import Checkpoint
+
+    a, b = (Checkpoint.load(tmp_path / n) for n in ("n5.npz", "tif.npz"))
+    assert a.iteration == b.iteration == 2
+    for key, value in b.weights.items():
+        np.testing.assert_allclose(a.weights[key], value, atol=1e-6)  # same pixels, same seed

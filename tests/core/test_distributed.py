@@ -147,3 +147,23 @@ def test_hdf5_input_with_key_on_workers(client, model, tmp_path):
                                   block=BLOCK)
     assert summary.blocks_computed == 27
     np.testing.assert_allclose(_read(out), reference, atol=1e-6)
+
+
+def test_ome_zarr_input_keeps_its_scale_on_workers(client, model, tmp_path):
+    """The store of a distributed run has the input level's scale and units, as in one process."""
+    pytest.importorskip("ome_zarr")
+    from ome_zarr.io import parse_url
+    from ome_zarr.reader import Reader
+
+    from napari_greentea.omezarr import write_ome_zarr
+
+    folder, ckpt, reference = model
+    src = write_ome_zarr(tmp_path / "in.ome.zarr", tifffile.imread(folder / "in.tif"),
+                         scale=(40.0, 4.0, 4.0), units=("nanometer",) * 3)
+    out = tmp_path / "out.zarr"
+    summary = predict_distributed(client, ckpt, src, out, block=BLOCK)
+    assert summary.blocks_left == 0
+    np.testing.assert_allclose(_read(out), reference, atol=1e-6)
+    [image] = list(Reader(parse_url(str(out)))())
+    assert image.metadata["coordinateTransformations"][0][0]["scale"] == [1, 40, 4, 4]
+    assert [a.get("unit") for a in image.metadata["axes"]][1:] == ["nanometer"] * 3

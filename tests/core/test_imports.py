@@ -10,7 +10,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 HEAVY = ["torch", "pyopencl", "zarr", "qtpy", "PyQt6", "PyQt5", "napari", "magicgui", "dask",
-         "h5py", "tensorstore", "bioimageio", "onnx"]
+         "h5py", "tensorstore", "bioimageio", "onnx", "onnxruntime", "ome_zarr", "distributed"]
 CORE = [
     "napari_greentea",
     "napari_greentea.config",
@@ -28,6 +28,14 @@ CORE = [
     "napari_greentea.export.package",
     "napari_greentea.io",
     "napari_greentea.containers",
+    # the formats: napari imports the npe2 reader/writer module on File > Open/Save
+    "napari_greentea._npe2_io",
+    "napari_greentea.omezarr",
+    "napari_greentea.ngff_store",
+    "napari_greentea.project",
+    "napari_greentea.batch",
+    "napari_greentea.channels",
+    "napari_greentea.distributed",
 ]
 
 

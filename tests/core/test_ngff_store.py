@@ -100,3 +100,25 @@ def test_an_ome_zarr_input_passes_its_scale_to_the_prediction(tmp_path):
     image = _nodes(out)[0]
     assert image.metadata["coordinateTransformations"][0][0]["scale"] == [1, 50, 8, 8]
     assert [a.get("unit") for a in image.metadata["axes"]][1:] == ["nanometer"] * 3
+
+
+def test_an_ome_zarr_input_opens_at_a_chosen_level_with_that_level_scale(tmp_path):
+    """``--key 1`` (or ``in.ome.zarr:1``) predicts the half-resolution level, and the
+    prediction carries that level's scale, so it overlays the image in NGFF viewers."""
+    from napari_greentea.cli import main
+    from napari_greentea.io import read_image
+    from napari_greentea.omezarr import write_ome_zarr
+
+    src = write_ome_zarr(tmp_path / "in.ome.zarr", _image((2, 260, 280)),
+                         scale=(50.0, 8.0, 8.0), units=("nanometer",) * 3)
+    assert read_image(src).shape == (2, 260, 280)  # level 0 by default
+    common = ["--arch", "u", "--backend", "torch-cpu", "--block", "64"]
+    for out, where in ((tmp_path / "a.zarr", [str(src), "--key", "1"]),
+                       (tmp_path / "b.zarr", [f"{src}:1"])):
+        args = [where[0], str(out), *common, *where[1:]]
+        assert main(["predict", *args]) == 0
+        image = _nodes(out)[0]
+        assert image.data[0].shape == (2, 2, 130, 140)
+        assert image.metadata["coordinateTransformations"][0][0]["scale"] == [1, 50, 16, 16]
+    np.testing.assert_array_equal(np.asarray(_nodes(tmp_path / "a.zarr")[0].data[0]),
+                                  np.asarray(_nodes(tmp_path / "b.zarr")[0].data[0]))

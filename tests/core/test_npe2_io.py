@@ -115,3 +115,55 @@ def test_complete_store_opens_with_its_overview_levels(plugins, tmp_path):
     assert kind == "image" and meta["multiscale"] is True and meta["channel_axis"] == 0
     assert [level.shape for level in data] == [(2, 2, 160, 140), (2, 2, 80, 70)]
     assert meta["scale"] == [1.0, 1.0, 1.0]
+
+
+def test_ome_zarr_layers_saved_by_our_writers_open_as_the_same_layers(plugins, tmp_path):
+    """File > Save as OME-Zarr, then File > Open: same kind of layer, values, levels, scale and
+    units (napari's own zarr reader cannot open these stores); saving again writes them back."""
+    pytest.importorskip("ome_zarr")
+    labels = np.zeros((2, 300, 260), np.uint16)
+    labels[:, 40:200, 30:90] = 7
+    prob = np.random.default_rng(3).random((2, 150, 140)).astype(np.float32)
+    units = ("nanometer",) * 3
+    for data, kind, path in ((labels, "labels", "painted.zarr"), (prob, "image", "p.ome.zarr")):
+        meta = {"name": kind, "scale": (30.0, 4.0, 4.0), "units": units}
+        [written] = npe2.write(tmp_path / path, [(data, meta, kind)],
+                               plugin_name="napari-greentea")
+        [(levels, back, back_kind)] = npe2.read([written], stack=False,
+                                                plugin_name="napari-greentea")
+        assert back_kind == kind and back["name"] == kind and back["multiscale"] is True
+        assert back["scale"] == [30.0, 4.0, 4.0] and back["units"] == list(units)
+        assert levels[1].shape == (2, data.shape[1] // 2, data.shape[2] // 2)
+        np.testing.assert_array_equal(np.asarray(levels[0]), data)
+        [again] = npe2.write(tmp_path / f"again-{path}", [(levels, back, back_kind)],
+                             plugin_name="napari-greentea")
+        [(levels2, back2, _)] = npe2.read([again], stack=False, plugin_name="napari-greentea")
+        np.testing.assert_array_equal(np.asarray(levels2[0]), data)
+        assert back2["scale"] == back["scale"]
+
+
+def test_ome_zarr_reader_splits_a_channel_axis_and_leaves_stores_to_their_readers(tmp_path):
+    from napari_greentea._npe2_io import (
+        get_ome_zarr_reader,
+        get_prediction_reader,
+        read_ome_zarr_layer,
+    )
+    from napari_greentea.omezarr import write_ome_zarr
+
+    pytest.importorskip("ome_zarr")
+    cz = np.random.default_rng(4).integers(0, 255, (3, 2, 70, 80)).astype(np.uint8)
+    path = write_ome_zarr(tmp_path / "cz.ome.zarr", cz, scale=(1.0, 40.0, 5.0, 5.0))
+    [(data, meta, kind)] = read_ome_zarr_layer(str(path))
+    assert kind == "image" and meta["channel_axis"] == 0 and meta["scale"] == [40.0, 5.0, 5.0]
+    assert "multiscale" not in meta  # 70 px: no level above 64 px
+    np.testing.assert_array_equal(np.asarray(data), cz)
+    assert "units" not in meta  # none written
+    store = tmp_path / "pred.zarr"
+    image = (np.random.default_rng(0).random((30, 40)) * 255).astype(np.uint8)
+    tifffile.imwrite(tmp_path / "in.tif", image)
+    assert main(["predict", str(tmp_path / "in.tif"), str(store), "--arch", "usk",
+                 "--backend", "torch-cpu", "--block", "16"]) == 0
+    assert get_ome_zarr_reader(str(store)) is None and get_prediction_reader(str(store))
+    tifffile.imwrite(tmp_path / "x.tif", image)
+    for other in ("x.tif", "missing.zarr", "in.tif"):
+        assert get_ome_zarr_reader(str(tmp_path / other)) is None
