@@ -24,6 +24,14 @@ def no_background_pretraining(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(_pretrain, "ON_BY_DEFAULT", False)
 
 
+@pytest.fixture(autouse=True)
+def no_gc_freeze(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The widgets freeze the GC's long-lived objects (``widgets/_gc.py``); in one pytest
+    process that would keep every earlier test's viewer alive. tests/widgets/test_gc.py
+    opts in."""
+    monkeypatch.setenv("GREENTEA_GC_FREEZE", "0")
+
+
 def pytest_configure(config: pytest.Config) -> None:
     config._greentea_skipped = {"opencl": [], "gui": []}  # type: ignore[attr-defined]
 

@@ -20,6 +20,7 @@ from magicgui.widgets import (
 )
 
 from . import _session
+from ._gc import keep_collections_short
 from ._layers import (
     DEFAULT_CLASSES,
     LINK,
@@ -38,6 +39,7 @@ class AnnotateWidget(Container):
     """Create/link a labels layer for an image and show labeled pixel counts."""
 
     def __init__(self, viewer: napari.viewer.Viewer) -> None:
+        keep_collections_short(viewer)  # before building: no full collection in the build
         super().__init__()
         self._viewer = viewer
         self._image_combo = create_widget(annotation="napari.layers.Image", label="image")

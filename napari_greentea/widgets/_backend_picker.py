@@ -26,15 +26,17 @@ def probe_backends() -> tuple[dict[str, str], dict[str, str]]:
     not pay for them on the GUI thread, and torch's native library is loaded
     with the GIL released first.
     """
-    import dask.array  # noqa: F401 - warm the import for the first prediction
-    import zarr  # noqa: F401
+    from ._gc import collections_paused
 
-    from ..backend import available_backends, unavailable_backends
-    from ..backend.torch._preload import preload_torch_libraries
+    with collections_paused():
+        import dask.array  # noqa: F401 - warm the import for the first prediction
+        import zarr  # noqa: F401
 
-    preload_torch_libraries()  # torch's dlopen would otherwise freeze the GUI 0.2-1 s
+        from ..backend import available_backends, unavailable_backends
+        from ..backend.torch._preload import preload_torch_libraries
 
-    return available_backends(), unavailable_backends()
+        preload_torch_libraries()  # torch's dlopen would otherwise freeze the GUI 0.2-1 s
+        return available_backends(), unavailable_backends()
 
 
 class BackendPicker(Container):

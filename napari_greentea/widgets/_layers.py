@@ -36,8 +36,9 @@ def label_colormap(num_classes: int) -> Any:
     return DirectLabelColormap(color_dict=colors)
 
 
-def add_image_unselected(viewer: Any, data: Any, **kwargs: Any) -> Any:
-    """``viewer.add_image`` that leaves the active layer (and the user's tool) as it was.
+def add_layer_unselected(viewer: Any, data: Any, kind: str = "image", **kwargs: Any) -> Any:
+    """``viewer.add_<kind>`` (``add_image``, ``add_labels``) that leaves the
+    active layer (and the user's tool) as it was.
 
     napari makes every inserted layer the active one, which rebuilds the
     layer-controls panel; switching back rebuilds it again. Together with
@@ -49,7 +50,7 @@ def add_image_unselected(viewer: Any, data: Any, **kwargs: Any) -> Any:
     if activate is not None:
         layers._activate_on_insert = False
     try:
-        return viewer.add_image(data, **kwargs)
+        return getattr(viewer, f"add_{kind}")(data, **kwargs)
     finally:
         if activate is not None:
             layers._activate_on_insert = activate

@@ -31,10 +31,11 @@ from ..segment import DEFAULT_MIN_SIZE, METHODS
 from . import _checkpoint_files, _session
 from ._backend_picker import BackendPicker
 from ._buttons import ask_path_then, connect_clicks
+from ._gc import keep_collections_short
 from ._layer_steps import LayerSteps
 from ._layers import (
     ClassView,
-    add_image_unselected,
+    add_layer_unselected,
     label_colormap,
     layer_image,
     spatial_transform,
@@ -56,6 +57,7 @@ class PredictWidget(Container):
     """Predict / cancel / resume, segment and export the probability map."""
 
     def __init__(self, viewer: napari.viewer.Viewer) -> None:
+        keep_collections_short(viewer)  # before building: no full collection in the build
         super().__init__()
         from qtpy.QtCore import QTimer
 
@@ -129,6 +131,7 @@ class PredictWidget(Container):
         # the backend probe (torch and friends) runs in a worker; no Predict before it reports
         self._backend_picker.gate([self._predict_button, self._resume_button],
                                   self._status_label, idle="")
+        self._backend_picker.when_ready(lambda: keep_collections_short(viewer))
 
     # ------------------------------------------------------------ model
     def _class_choices(self, widget: Any = None) -> list[tuple[str, int]]:
@@ -280,7 +283,7 @@ class PredictWidget(Container):
             return old
         if old is not None:
             self._remove_layer(old)
-        return add_image_unselected(
+        return add_layer_unselected(
             self._viewer, data if len(data) > 1 else data[0], multiscale=len(data) > 1,
             name=name, colormap=COLORMAPS[c % len(COLORMAPS)],
             contrast_limits=(0.0, 1.0), blending="additive", opacity=0.6,
@@ -363,9 +366,10 @@ class PredictWidget(Container):
 
     def _show_segmentation(self, labels: np.ndarray) -> None:
         image = self._image_combo.value
-        layer = self._viewer.add_labels(labels, name=f"{image.name} segmentation",
-                                        scale=image.scale, translate=image.translate)
-        layer.colormap = label_colormap(1) if labels.max() == 1 else layer.colormap
+        colours = {"colormap": label_colormap(1)} if labels.max() == 1 else {}
+        add_layer_unselected(self._viewer, labels, kind="labels", **colours,
+                             name=f"{image.name} segmentation", scale=image.scale,
+                             translate=image.translate)
 
     def _on_export_clicked(self) -> None:
         from qtpy.QtWidgets import QFileDialog

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from ..predict import z_index
-from ._layers import add_image_unselected, layer_image, spatial_transform, view_crop
+from ._layers import add_layer_unselected, layer_image, spatial_transform, view_crop
 
 PREVIEW_LAYER = "live prediction"
 
@@ -65,7 +65,7 @@ class LivePreview:
                 layer.translate = translate
             layer.data = prob
         else:  # the image stays active, so the user's brush stays on the labels
-            add_image_unselected(self.viewer, prob, name=PREVIEW_LAYER, colormap="magenta",
+            add_layer_unselected(self.viewer, prob, name=PREVIEW_LAYER, colormap="magenta",
                                  opacity=0.8, blending="additive", contrast_limits=(0, 1),
                                  translate=translate, scale=scale)
         self.count += 1

@@ -31,6 +31,7 @@ from ..events import (
 from . import _checkpoint_files, _pretrain, _project, _session
 from ._backend_picker import BackendPicker
 from ._buttons import ask_path_then, connect_clicks
+from ._gc import keep_collections_short
 from ._layers import layer_image, training_pairs
 from ._lifetime import when_closed
 from ._pretrain import BUDGET_S, BackgroundPretraining, StartedFromPretrained
@@ -63,6 +64,7 @@ class TrainWidget(Container):
     """Architecture, loss, backend, schedule; Start/Pause/Stop/Resume; save/load."""
 
     def __init__(self, viewer: napari.viewer.Viewer) -> None:
+        keep_collections_short(viewer)  # before building: no full collection in the build
         super().__init__()
 
         from qtpy.QtCore import QTimer
@@ -154,6 +156,7 @@ class TrainWidget(Container):
         # the backend probe (torch and friends) runs in a worker; no Start before it reports
         self._backend_picker.gate([self._start_button, self._resume_button],
                                   self._status_label, idle="idle")
+        self._backend_picker.when_ready(lambda: keep_collections_short(viewer))
         self._backend_picker.when_ready(self._schedule_pretraining)
 
     # ------------------------------------------------------------ config
