@@ -22,7 +22,9 @@ gets its own max / p99 gap:
   refresh showing a computed block (the user's "first tile").
 
 The 1-minute load average is recorded at the start of every run: timings on
-a shared machine are only indicative.
+a shared machine are only indicative. ``gc_pauses_ms`` lists the garbage
+collections over 30 ms during each step (generation, ms): a full one holds
+the GIL and stalls the GUI for as long.
 """
 
 from __future__ import annotations
@@ -71,12 +73,38 @@ class StallProbe:
                 "median_gap_ms": float(np.median(g)), "ticks": len(g)}
 
 
+class CollectionTimer:
+    """Durations of the garbage collector's runs over 30 ms (any thread): a full
+    collection holds the GIL, so it stalls the GUI as long as it runs."""
+
+    def __init__(self) -> None:
+        import gc
+
+        self.pauses: list[tuple[int, float]] = []
+        self._tic = 0.0
+        gc.callbacks.append(self._callback)
+
+    def _callback(self, phase: str, info: dict) -> None:
+        if phase == "start":
+            self._tic = time.perf_counter()
+        elif (took := time.perf_counter() - self._tic) > 0.03:
+            self.pauses.append((info["generation"], took * 1000))
+
+    def take(self) -> list[tuple[int, float]]:
+        pauses, self.pauses = self.pauses, []
+        return pauses
+
+
+COLLECTIONS = CollectionTimer()
+
+
 class Steps:
     """Runs named steps under the probe and keeps their gap statistics."""
 
     def __init__(self, app) -> None:
         self.app = app
         self.probe = StallProbe()
+        self.collections = COLLECTIONS
         self.results: dict[str, dict] = {}
 
     def spin(self, seconds: float, until=None) -> bool:
@@ -89,13 +117,16 @@ class Steps:
         return until is None
 
     def run(self, name: str, action, until=None, seconds: float = 60.0, **extra) -> dict:
+        self.collections.take()
         self.probe.start()
         tic = time.perf_counter()
         value = action() if action is not None else None
         click_ms = (time.perf_counter() - tic) * 1000
         reached = self.spin(seconds, until)
         self.results[name] = {**self.probe.stop(), "click_handler_ms": click_ms,
-                              "step_s": time.perf_counter() - tic, "completed": reached, **extra}
+                              "step_s": time.perf_counter() - tic, "completed": reached,
+                              "gc_pauses_ms": [(g, round(ms)) for g, ms in self.collections.take()],
+                              **extra}
         log.info("%s: %s", name, self.results[name])
         return value
 

@@ -12,7 +12,8 @@ collections timed with ``gc.callbacks``).
 the permanent generation (``gc.freeze``); the widgets call it when they are
 built and again when the backend probe has imported torch, so later full
 collections walk only the objects created since. While the probe imports,
-automatic collections wait (:func:`collections_paused`).
+automatic collections wait (:func:`collections_paused`) and what they
+created is frozen at their end.
 
 Objects frozen that later become cyclic garbage would stay in memory. The
 ones that matter are image and labels layers (a layer is a reference cycle
@@ -43,7 +44,9 @@ def _enabled() -> bool:
 @contextmanager
 def collections_paused() -> Iterator[None]:
     """No automatic collection inside (the probe's imports: each full one walked
-    the growing heap, 150-200 ms, twice while torch loaded)."""
+    the growing heap, 150-200 ms, twice while torch loaded); what was created
+    inside is frozen before collection resumes (else the first young-generation
+    collection after it walks all of it: 60 ms)."""
     paused = _enabled() and gc.isenabled()
     if paused:
         gc.disable()
@@ -51,7 +54,17 @@ def collections_paused() -> Iterator[None]:
         yield
     finally:
         if paused:
+            _freeze()
             gc.enable()
+
+
+def _freeze() -> None:
+    gc.freeze()
+    for watched in list(_VIEWERS):
+        try:
+            _FROZEN_LAYERS.update(id(layer) for layer in list(watched.layers))
+        except RuntimeError:  # a viewer being closed
+            continue
 
 
 def keep_collections_short(viewer: Any) -> bool:
@@ -62,9 +75,7 @@ def keep_collections_short(viewer: Any) -> bool:
     if viewer not in _VIEWERS:
         _VIEWERS.add(viewer)
         viewer.layers.events.removed.connect(_on_removed)
-    gc.freeze()
-    for watched in list(_VIEWERS):
-        _FROZEN_LAYERS.update(id(layer) for layer in watched.layers)
+    _freeze()
     return True
 
 

@@ -19,10 +19,10 @@ def test_actions_disabled_until_the_backend_probe_reports(
     probed_on: list[threading.Thread] = []
     real_probe = _backend_picker.probe_backends
 
-    def slow_probe():
+    def slow_probe(delay_s=0.0):
         probed_on.append(threading.current_thread())
         assert release.wait(30)
-        return real_probe()
+        return real_probe(delay_s)
 
     monkeypatch.setattr(_backend_picker, "probe_backends", slow_probe)
     widget = (TrainWidget if which == "train" else PredictWidget)(sample_viewer)
