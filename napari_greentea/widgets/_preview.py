@@ -73,9 +73,17 @@ class LivePreview:
 
 def _predict_crop(trainer: Any, image: Any, z: int | None, ys: tuple[int, int],
                   xs: tuple[int, int]) -> tuple[np.ndarray, tuple[int, ...]]:
-    """Worker thread: class-1 probability of the crop and its data offset."""
+    """Worker thread: class-1 probability of the crop and its data offset.
+
+    One torch thread: the preview runs beside training, which has the cores,
+    and the GUI thread needs one to draw (two more compute threads on two
+    cores froze it past 200 ms while the preview layer was created).
+    """
+    from ..backend.torch._threads import cap_threads_here
     from ..channels import ChannelImage, channel_planes
     from ..predict import predict_image
+
+    cap_threads_here(1)
 
     box = (*z_index(z), slice(*ys), slice(*xs))
     crops = [np.asarray(plane[box]) for plane in channel_planes(image)]

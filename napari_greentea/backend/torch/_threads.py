@@ -73,3 +73,15 @@ class ThreadTuner:
     def step_done(self) -> None:
         if self._timed:
             self.times[self._current].append(self._clock() - self._tic)
+
+
+def cap_threads_here(threads: int) -> None:
+    """At most ``threads`` torch CPU threads for the work of the calling thread.
+
+    A no-op when torch is not imported yet (nothing of torch runs here then).
+    """
+    import sys
+
+    torch = sys.modules.get("torch")
+    if torch is not None and torch.get_num_threads() > threads:
+        torch.set_num_threads(max(1, threads))
