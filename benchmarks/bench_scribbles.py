@@ -13,12 +13,17 @@ same run.
 Methods: ``new`` = the interactive recipe (``napari_greentea.recipes``);
 ``old`` = the Train widget's settings before it (softmax, histeq, Adam
 1e-3, 128-px patches, batch 2, no held-out strokes, no averaging);
-``new-bf16`` = ``new`` with bf16 autocast; ``pre`` = ``new`` started from
+``new-bf16`` = ``new`` with bf16 autocast; ``new-adaptive`` = ``new`` with the
+Train widget's adaptive torch thread count (``--threads`` fixes it for the
+others); ``pre`` = ``new`` started from
 ``--pretrain-seconds`` of the Train widget's background pretraining
 (``napari_greentea.pretrain``: the network regresses the filter bank of the
 image, no labels) on slices 0-19 as ``bounded_sample`` cuts them, seeded
 with the stroke seed and run before the strokes' clock starts (its wall
 time is reported separately, as ``pretrain_s``).
+
+``--busy``: a second process spins one core for the whole run, as napari's
+GUI thread and renderer do while the user works (``bench_train_speed._busy``).
 
 ``--rounds``: the correction protocol: strokes on 0.5 % of the pixels,
 train; then twice: predict slices 0-4, add strokes where the prediction is
@@ -73,7 +78,7 @@ def strokes(gt, seed: int, fraction: float = 0.02) -> np.ndarray:
 
 
 def make_trainer(method: str, images, labels, seed: int, init=None):
-    from napari_greentea.config import LossConfig, TrainConfig
+    from napari_greentea.config import ADAPTIVE_THREADS, LossConfig, TrainConfig
     from napari_greentea.models import preset
     from napari_greentea.recipes import recipe
     from napari_greentea.train import LabeledImage, Trainer
@@ -82,8 +87,9 @@ def make_trainer(method: str, images, labels, seed: int, init=None):
         train = TrainConfig(**OLD["train"], iterations=10**9, seed=seed)
         loss = LossConfig(**OLD["loss"])
     else:
-        train, loss = recipe("interactive", train={"iterations": 10**9, "seed": seed,
-                                                   "bf16": method.endswith("bf16")})
+        train, loss = recipe("interactive", train={
+            "iterations": 10**9, "seed": seed, "bf16": method.endswith("bf16"),
+            "threads": ADAPTIVE_THREADS if "adaptive" in method else 0})
     return Trainer(preset("u", "interactive"), [LabeledImage(images, labels)], train=train,
                    loss=loss, backend="torch-cpu", init_from=init)
 
@@ -230,6 +236,7 @@ def main() -> None:
     p.add_argument("--forest", action="store_true")
     p.add_argument("--rounds", action="store_true", help="the correction-round protocol")
     p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--busy", action="store_true", help="spin one core meanwhile (a busy GUI)")
     p.add_argument("--tta-methods", default="new,pre", help="methods also scored with TTA")
     p.add_argument("--tag", default="final")
     p.add_argument("--save-dir", help="save the model at each time point here")
@@ -244,31 +251,40 @@ def main() -> None:
     seeds = [int(s) for s in args.seeds.split(",")]
     out = {"tag": args.tag, "machine": f"{platform.processor() or platform.machine()}, "
            f"{os.cpu_count()} cores", "threads": args.threads, "seeds": seeds,
-           "test_slices": args.test, "load_start": round(os.getloadavg()[0], 2), "rows": []}
+           "test_slices": args.test, "load_start": round(os.getloadavg()[0], 2),
+           "busy": args.busy, "rows": []}
 
     def save() -> None:
         RESULTS.mkdir(exist_ok=True)
         (RESULTS / f"scribbles_{args.tag}.json").write_text(json.dumps(out, indent=1))
         (RESULTS / f"scribbles_{args.tag}.md").write_text(markdown(out))
 
-    for seed in seeds:
-        labels = strokes(gt, seed, args.fraction)
-        frac = float((labels > 0).mean())
-        if args.forest:
-            out["rows"].append({**run_forest(raw, gt, labels, seed, test),
-                                "labeled_fraction": frac})
-            print(json.dumps(out["rows"][-1]), flush=True)
-        for method in (m for m in args.methods.split(",") if m):
-            if args.rounds:
-                out["rows"].extend(run_rounds(method, raw, gt, seed, times[0], test,
-                                              pretrain_seconds=args.pretrain_seconds))
-            else:
-                tta = method in args.tta_methods.split(",")
-                for row in run_times(method, raw, gt, labels, seed, times, test, tta,
-                                     args.save_dir, args.pretrain_seconds):
-                    out["rows"].append({**row, "labeled_fraction": frac})
+    from bench_train_speed import _busy
+
+    with _busy(args.busy):
+        for seed in seeds:
+            run_seed(args, raw, gt, seed, times, test, out)
             save()
     save()
+
+
+def run_seed(args, raw, gt, seed: int, times, test, out: dict) -> None:
+    """Every method (and the forest) on the strokes of ``seed``; rows into ``out``."""
+    labels = strokes(gt, seed, args.fraction)
+    frac = float((labels > 0).mean())
+    if args.forest:
+        out["rows"].append({**run_forest(raw, gt, labels, seed, test),
+                            "labeled_fraction": frac})
+        print(json.dumps(out["rows"][-1]), flush=True)
+    for method in (m for m in args.methods.split(",") if m):
+        if args.rounds:
+            out["rows"].extend(run_rounds(method, raw, gt, seed, times[0], test,
+                                          pretrain_seconds=args.pretrain_seconds))
+        else:
+            tta = method in args.tta_methods.split(",")
+            for row in run_times(method, raw, gt, labels, seed, times, test, tta,
+                                 args.save_dir, args.pretrain_seconds):
+                out["rows"].append({**row, "labeled_fraction": frac})
 
 
 if __name__ == "__main__":
