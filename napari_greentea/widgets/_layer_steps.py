@@ -43,12 +43,6 @@ class LayerSteps:
             else:
                 self._timer.start()
 
-    def flush(self) -> None:
-        """Run every pending step now (teardown: nothing may be left half done)."""
-        self._timer.stop()
-        while self._steps:
-            self._steps.popleft()()
-
     def _run_next(self) -> None:
         if self._steps:
             self._steps.popleft()()

@@ -24,10 +24,3 @@ def test_a_step_added_with_now_false_waits_for_a_later_turn(qtbot):
     assert done == []
     qtbot.waitUntil(lambda: done == [1], timeout=2_000)
 
-
-def test_flush_runs_what_is_pending():
-    steps, done = LayerSteps(interval_ms=10_000), []
-    for i in range(3):
-        steps.add(lambda i=i: done.append(i))
-    steps.flush()
-    assert done == [0, 1, 2] and len(steps) == 0
