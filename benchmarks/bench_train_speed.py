@@ -64,10 +64,15 @@ def _precision(bf16: bool):
 
 
 def bf16_supported() -> bool:
+    """Whether the CPU runs bf16 natively (AVX-512 BF16); torch 2.13 has no
+    ``torch.backends.mkldnn.is_bf16_supported`` any more, which skipped every bf16 cell."""
     import torch
 
-    check = getattr(torch.backends.mkldnn, "is_bf16_supported", None)
-    return bool(check()) if check is not None else False
+    for check in (getattr(torch.cpu, "_is_avx512_bf16_supported", None),
+                  getattr(torch.backends.mkldnn, "is_bf16_supported", None)):
+        if check is not None:
+            return bool(check())
+    return False
 
 
 def iterations_per_second(kind: str, backend: str, bf16: bool, seconds: float,
