@@ -53,6 +53,15 @@ def test_cli_resume_with_another_image_is_refused(tmp_path, capsys):
     assert zarr.open_group(str(out)).attrs["greentea"]["input"]["path"] == str(b)
 
 
+def test_bf16_fingerprint_differs_like_tta():
+    spec = preset("sk")
+    weights, pre = init_weights(dense_graph(spec), 0), PreprocessConfig()
+    plain = model_fingerprint(spec, weights, pre)
+    assert model_fingerprint(spec, weights, pre, bf16=True) == plain + "+bf16"
+    assert len({model_fingerprint(spec, weights, pre, tta=t, bf16=b)
+                for t in (False, True) for b in (False, True)}) == 4
+
+
 def test_store_without_provenance_is_not_resumed(tmp_path):
     image, out = image_stack(0), tmp_path / "p.zarr"
     _job(image, out, seed=1)
