@@ -174,6 +174,7 @@ def predict_files(
     dtype: str = "float32",
     key: str | None = None,
     tta: bool = False,
+    bf16: bool = False,
     overwrite: bool = False,
     channel_axis: int | None = None,
     channels: Sequence[int] | None = None,
@@ -194,9 +195,10 @@ def predict_files(
     from .predict import DEFAULT_BLOCK, PredictionJob, build_predictor
     from .store import model_fingerprint
 
-    predictor = build_predictor(model, backend, device, tta=tta)
+    predictor = build_predictor(model, backend, device, tta=tta, bf16=bf16)
     graph = predictor.graph
-    fingerprint = model_fingerprint(model.spec, model.weights, model.preprocess, tta=tta)
+    fingerprint = model_fingerprint(model.spec, model.weights, model.preprocess, tta=tta,
+                                    bf16=bf16)
     Path(out_dir).mkdir(parents=True, exist_ok=True)
     outputs = output_paths(inputs, out_dir)
     results = [FileResult(i, str(o)) for i, o in zip(inputs, outputs)]
@@ -213,7 +215,7 @@ def predict_files(
             job = PredictionJob(
                 predictor, graph, image, block=block or DEFAULT_BLOCK, output=result.output,
                 preprocess=model.preprocess, dtype=dtype, overwrite=overwrite,
-                attrs={"spec": model.spec.to_dict(), "tta": tta},
+                attrs={"spec": model.spec.to_dict(), "tta": tta, "bf16": bf16},
                 model_fingerprint=fingerprint, source=result.input, scale=scale, units=units)
             result.shape, result.blocks_total = list(job.shape), len(job.blocks)
             result.blocks_reused = job.reused

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 import time
 from pathlib import Path
@@ -227,19 +228,44 @@ class Interrupted(Exception):
     """A run stopped by SIGINT/SIGTERM; the message says what was kept."""
 
 
+def _bf16_refusal(backend: str) -> ValueError:
+    return ValueError(f"--bf16 is bfloat16 autocast on a torch backend; {backend} computes "
+                      "in float32 only: drop --bf16 or pass --backend torch")
+
+
+def _predict_backend(args: argparse.Namespace) -> Any:
+    """The backend to predict on. With ``--bf16``, ``auto`` means torch (on a
+    CPU it may measure OpenCL faster, which has no bfloat16) and OpenCL is
+    refused before anything is written, not silently run in float32."""
+    from .backend import get_backend
+
+    name = args.backend
+    if getattr(args, "bf16", False):
+        requested = (name or os.environ.get("GREENTEA_BACKEND") or "auto").lower()
+        if requested == "opencl":
+            raise _bf16_refusal("opencl")
+        if requested == "auto":
+            name = "torch"
+    backend = get_backend(name, args.device)
+    if getattr(args, "bf16", False) and not backend.name.startswith("torch"):
+        raise _bf16_refusal(backend.name)
+    return backend
+
+
 def _predict_to(args: argparse.Namespace, image: Any, output: str | None,
                 source: str | None = None, key: str | None = None) -> Any:
     """Predict ``image`` (read from ``source``, dataset ``key``) into ``output``."""
-    from .backend import backend_label, get_backend
+    from .backend import backend_label
     from .events import BlockWritten
     from .io import scale_hint
     from .predict import PredictionJob, build_predictor
     from .store import model_fingerprint
 
     model, image = _model_and_input(args, image, source, key)
-    backend = get_backend(args.backend, args.device)
+    backend = _predict_backend(args)
     tta = bool(getattr(args, "tta", False))
-    predictor = build_predictor(model, backend, tta=tta)
+    bf16 = bool(getattr(args, "bf16", False))
+    predictor = build_predictor(model, backend, tta=tta, bf16=bf16)
     graph = predictor.graph
     zarr_out = output if output and output.endswith(".zarr") else None
     found = scale_hint(source, key=key) if source and zarr_out else None
@@ -247,10 +273,10 @@ def _predict_to(args: argparse.Namespace, image: Any, output: str | None,
     job = PredictionJob(
         predictor, graph, image, block=args.block, output=zarr_out,
         preprocess=model.preprocess, overwrite=getattr(args, "overwrite", False),
-        attrs={"spec": model.spec.to_dict(), "tta": tta},
+        attrs={"spec": model.spec.to_dict(), "tta": tta, "bf16": bf16},
         dtype=args.dtype if zarr_out else "float32",
         model_fingerprint=model_fingerprint(model.spec, model.weights, model.preprocess,
-                                            tta=tta),
+                                            tta=tta, bf16=bf16),
         source=source, scale=scale, units=units,
     )
     if job.reused:
@@ -284,6 +310,8 @@ def _check_distributed_flags(args: argparse.Namespace) -> None:
         raise ValueError("--preview is not available with --workers/--scheduler")
     if args.tta:
         raise ValueError("--tta is not available with --workers/--scheduler")
+    if args.bf16:
+        raise ValueError("--bf16 is not available with --workers/--scheduler")
     _check_model_flags(args)
 
 
@@ -401,12 +429,12 @@ def _predict_many(args: argparse.Namespace) -> int:
 
 
 def _predict_many_local(args: argparse.Namespace, inputs: list[str]) -> Any:
-    from .backend import backend_label, get_backend
+    from .backend import backend_label
     from .batch import predict_files
     from .channels import parse_channels
 
     model = _model(args)
-    backend = get_backend(args.backend, args.device)
+    backend = _predict_backend(args)
     bars: dict[int, Progress] = {}
 
     print(f"predicting on {backend_label(backend)}", file=sys.stderr)
@@ -427,7 +455,8 @@ def _predict_many_local(args: argparse.Namespace, inputs: list[str]) -> Any:
                   file=sys.stderr)
 
     return predict_files(model, inputs, args.out, backend=backend, block=args.block,
-                         dtype=args.dtype, key=args.key, tta=args.tta, overwrite=args.overwrite,
+                         dtype=args.dtype, key=args.key, tta=args.tta, bf16=args.bf16,
+                         overwrite=args.overwrite,
                          channel_axis=args.channel_axis, channels=parse_channels(args.channels),
                          on_block=on_block, on_file=on_file, stop=args.stop)
 
@@ -903,6 +932,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--dtype", choices=("float32", "uint8"), default="float32")
     p.add_argument("--tta", action="store_true",
                    help="test-time augmentation: average the 8 flips/rotations (8x slower)")
+    p.add_argument("--bf16", action="store_true",
+                   help="torch only (OpenCL is refused): bfloat16 autocast, for GPUs/CPUs "
+                   "with bfloat16 units; probabilities stay float32 (or --dtype uint8) and "
+                   "differ from float32 inference by up to ~2e-2; a store resumes only with "
+                   "the same flag")
     p.add_argument("--last-class-only", action="store_true", help="TIFF: last class only")
     p.add_argument("--preview", help="also write a PNG preview here")
     p.add_argument("--scheduler", help="dask scheduler address (tcp://host:8786)")

@@ -479,12 +479,15 @@ def build_predictor(
     *,
     seed: int = 0,
     tta: bool = False,
+    bf16: bool = False,
 ) -> Predictor:
     """A predictor of the dense graph of a checkpoint (its weights) or of a
     spec (fresh weights from ``seed``) on ``backend``; ``.graph`` is the graph.
 
     ``tta``: average over the 8 flips and rotations of each window
     (:class:`~napari_greentea.tta.DihedralAverage`, 8 forward passes).
+    ``bf16``: bfloat16 autocast (torch only; probabilities stay float32 and
+    differ from float32 ones by up to ~1e-2; OpenCL raises ``ValueError``).
     """
     from .backend import get_backend
     from .checkpoint import Checkpoint
@@ -494,7 +497,7 @@ def build_predictor(
     spec = model.spec if isinstance(model, Checkpoint) else model
     graph = dense_graph(spec)
     weights = model.weights if isinstance(model, Checkpoint) else init_weights(graph, seed)
-    predictor = get_backend(backend, device).build(graph, weights)
+    predictor = get_backend(backend, device).build(graph, weights, bf16=bf16)
     if tta:
         from .tta import DihedralAverage
 

@@ -43,11 +43,12 @@ class StoreMismatch(ValueError):
 
 
 def model_fingerprint(spec: Any, weights: Mapping[str, np.ndarray], preprocess: Any,
-                      *, tta: bool = False) -> str:
+                      *, tta: bool = False, bf16: bool = False) -> str:
     """A short hash of the weights, the architecture and the preprocessing.
 
     Test-time augmentation changes every block, so a store written with it
-    carries a different fingerprint and never resumes a plain run (or back).
+    carries a different fingerprint and never resumes a plain run (or back);
+    so does bfloat16 inference, whose blocks differ slightly from float32 ones.
     Empty ``channels`` (a grey model) are left out of the hash, so stores
     written before models had channels still resume.
     """
@@ -62,7 +63,7 @@ def model_fingerprint(spec: Any, weights: Mapping[str, np.ndarray], preprocess: 
         digest.update(key.encode())
         digest.update(str(value.shape).encode())
         digest.update(value.tobytes())
-    return digest.hexdigest()[:16] + ("+tta" if tta else "")
+    return digest.hexdigest()[:16] + ("+tta" if tta else "") + ("+bf16" if bf16 else "")
 
 
 def _sample_starts(size: int) -> list[int]:

@@ -5,8 +5,10 @@ into a :class:`Predictor` (inference) and a :class:`TrainableModel`
 (training). Weights are plain ``numpy`` arrays keyed ``<layer>.weight`` /
 ``<layer>.bias`` and optimiser state is keyed ``<layer>.weight/exp_avg``,
 ``/exp_avg_sq``, ``/momentum`` plus ``step`` (torch's names), so
-checkpoints move between backends. ``tests/backend/test_conformance.py``
-is the suite a new backend has to pass.
+checkpoints move between backends. ``build(..., bf16=True)`` asks for
+bfloat16 inference (probabilities still float32); a backend that cannot
+do it raises ``ValueError`` rather than silently computing in float32.
+``tests/backend/test_conformance.py`` is the suite a new backend has to pass.
 """
 
 from __future__ import annotations
@@ -75,7 +77,12 @@ class Backend(Protocol):
 
     def device_info(self) -> DeviceInfo: ...
 
-    def build(self, graph: Graph, weights: Mapping[str, np.ndarray]) -> Predictor: ...
+    def build(
+        self, graph: Graph, weights: Mapping[str, np.ndarray], *, bf16: bool = False
+    ) -> Predictor:
+        """A predictor of ``graph``; ``bf16``: bfloat16 compute, float32 output, or
+        ``ValueError`` where the backend has no bfloat16."""
+        ...
 
     def trainable(
         self,

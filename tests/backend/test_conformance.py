@@ -101,6 +101,24 @@ def test_forward_matches_numpy_reference(name, kind):
                                rtol=1e-4, atol=1e-5)
 
 
+@backend_param
+def test_bf16_is_computed_or_refused(name):
+    """``build(bf16=True)`` gives float32 probabilities within 2e-2 of the reference that
+    are not the float32 ones, or raises ``ValueError``: never float32 passed off as bf16."""
+    graph, weights, rng = _setup("u", **SMALL["u"])
+    size = graph.input_size_for(8)
+    x = rng.standard_normal((2, graph.in_channels, size, size)).astype(np.float32)
+    try:
+        predictor = _backend(name).build(graph, weights, bf16=True)
+    except ValueError as err:
+        assert "float32" in str(err) and "bf16" in str(err)
+        return
+    got = predictor(x)
+    assert got.dtype == np.float32
+    diff = np.abs(got - _reference_forward(graph, weights, x.astype(np.float64))).max()
+    assert 1e-5 < diff <= 2e-2
+
+
 def _batch(graph, rng, n=2, out=8):
     from napari_greentea.losses import LossBatch
 

@@ -180,3 +180,16 @@ def test_distributed_spreads_every_file_and_resumes(model, images, tmp_path):
         image = np.load(source) if name.endswith(".npy") else tifffile.imread(source)
         expected = predict_image(predictor, predictor.graph, image, block=BLOCK)
         np.testing.assert_allclose(_prob(first[name].output), expected, atol=1e-5)
+
+
+def test_bf16_batch_stores_are_not_resumed_in_float32(model, tmp_path):
+    from napari_greentea.batch import predict_files
+
+    ckpt, _ = model
+    src = tmp_path / "a.tif"
+    tifffile.imwrite(src, (np.random.default_rng(1).random((40, 50)) * 255).astype(np.uint8))
+    out = tmp_path / "out"
+    first = predict_files(ckpt, [str(src)], out, backend="torch-cpu", block=BLOCK, bf16=True)
+    assert first.model.endswith("+bf16") and first.files[0].status == "computed"
+    again = predict_files(ckpt, [str(src)], out, backend="torch-cpu", block=BLOCK)
+    assert again.files[0].status == "failed" and "another model" in again.files[0].error

@@ -45,6 +45,42 @@ def test_predict_random_weights_to_tiff_and_zarr(tmp_path, capsys):
     assert main(["predict", str(src), str(tmp_path / "o.zarr"), "--arch", "sk"]) == 0
 
 
+def test_predict_bf16_end_to_end(tmp_path, capsys, monkeypatch):
+    """--bf16 without --backend runs on torch (auto may pick OpenCL on a CPU)."""
+    import zarr
+
+    monkeypatch.delenv("GREENTEA_BACKEND", raising=False)
+    image = (np.random.default_rng(0).random((48, 56)) * 255).astype(np.uint8)
+    src = tmp_path / "in.tif"
+    tifffile.imwrite(src, image)
+    fast = ["--arch", "u", "--block", "32"]
+    assert main(["predict", str(src), str(tmp_path / "bf16.zarr"), *fast, "--bf16"]) == 0
+    assert main(["predict", str(src), str(tmp_path / "fp32.tif"), *fast,
+                 "--backend", "torch-cpu"]) == 0
+    group = zarr.open_group(str(tmp_path / "bf16.zarr"), mode="r")
+    assert group.attrs["greentea"]["bf16"] is True and group["prob"].dtype == np.float32
+    got, want = group["prob"][...], tifffile.imread(tmp_path / "fp32.tif")
+    assert 0 < np.abs(got - want).max() <= 2e-2
+
+
+def test_predict_bf16_is_refused_with_opencl(tmp_path, capsys, monkeypatch):
+    image = (np.random.default_rng(0).random((40, 40)) * 255).astype(np.uint8)
+    src = tmp_path / "in.tif"
+    tifffile.imwrite(src, image)
+    out = tmp_path / "o.zarr"
+    assert main(["predict", str(src), str(out), "--backend", "opencl", "--bf16"]) == 2
+    err = capsys.readouterr().err
+    assert "--bf16" in err and "float32 only" in err and "Traceback" not in err
+    monkeypatch.setenv("GREENTEA_BACKEND", "opencl")
+    assert main(["predict", str(src), str(out), "--bf16"]) == 2
+    assert "float32 only" in capsys.readouterr().err
+    assert main(["predict", str(src), "--out", str(tmp_path / "many"), "--bf16"]) == 2
+    assert "float32 only" in capsys.readouterr().err
+    assert not out.exists()
+    assert main(["predict", str(src), str(out), "--bf16", "--workers", "1"]) == 2
+    assert "--bf16 is not available with --workers" in capsys.readouterr().err
+
+
 def test_bad_input_is_one_line_not_a_traceback(tmp_path, capsys):
     rgb = tmp_path / "rgb.tif"
     tifffile.imwrite(rgb, np.zeros((30, 30, 3), np.uint8) + np.arange(3, dtype=np.uint8))

@@ -53,6 +53,29 @@ def test_cli_resume_with_another_image_is_refused(tmp_path, capsys):
     assert zarr.open_group(str(out)).attrs["greentea"]["input"]["path"] == str(b)
 
 
+def test_bf16_fingerprint_differs_like_tta():
+    spec = preset("sk")
+    weights, pre = init_weights(dense_graph(spec), 0), PreprocessConfig()
+    plain = model_fingerprint(spec, weights, pre)
+    assert model_fingerprint(spec, weights, pre, bf16=True) == plain + "+bf16"
+    assert len({model_fingerprint(spec, weights, pre, tta=t, bf16=b)
+                for t in (False, True) for b in (False, True)}) == 4
+
+
+def test_cli_bf16_store_is_not_resumed_in_float32_or_back(stack_tif, tmp_path, capsys):
+    bf16, fp32 = tmp_path / "bf16.zarr", tmp_path / "fp32.zarr"
+    cpu = ("--backend", "torch-cpu")
+    assert run_cli(capsys, "predict", stack_tif, bf16, *FAST, *cpu, "--bf16")[0] == 0
+    stored = zarr.open_group(str(bf16)).attrs["greentea"]
+    assert stored["model"].endswith("+bf16") and stored["bf16"] is True
+    code, err = run_cli(capsys, "predict", stack_tif, bf16, *FAST, *cpu)
+    assert code == 2 and "another model" in err
+    assert run_cli(capsys, "predict", stack_tif, fp32, *FAST, *cpu)[0] == 0
+    code, err = run_cli(capsys, "predict", stack_tif, fp32, *FAST, *cpu, "--bf16")
+    assert code == 2 and "another model" in err
+    assert zarr.open_group(str(fp32)).attrs["greentea"]["bf16"] is False
+
+
 def test_store_without_provenance_is_not_resumed(tmp_path):
     image, out = image_stack(0), tmp_path / "p.zarr"
     _job(image, out, seed=1)

@@ -45,7 +45,13 @@ class OpenCLBackend:
             "opencl", d.name, d.type, d.memory_bytes, f"{d.platform}, driver {d.driver}"
         )
 
-    def build(self, graph: Graph, weights: Mapping[str, np.ndarray]) -> OpenCLPredictor:
+    def build(self, graph: Graph, weights: Mapping[str, np.ndarray], *,
+              bf16: bool = False) -> OpenCLPredictor:
+        """Our kernels compute in float32 only: ``bf16`` is refused, not ignored,
+        so a caller never believes it got bfloat16 numbers it did not."""
+        if bf16:
+            raise ValueError("the OpenCL backend computes in float32 only; bf16 (bfloat16 "
+                             "autocast) needs a torch backend")
         from ._executor import OpenCLPredictor
 
         return OpenCLPredictor(graph, weights, self.ops)

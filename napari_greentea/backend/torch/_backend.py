@@ -63,17 +63,22 @@ def backend_name(device: str) -> str:
 
 
 class TorchPredictor:
-    """Inference with a :class:`GraphModule` on one torch device."""
+    """Inference with a :class:`GraphModule` on one torch device.
 
-    def __init__(self, graph: Graph, weights: Mapping[str, np.ndarray], device: str) -> None:
+    ``bf16``: run under bfloat16 autocast (float32 probabilities out).
+    """
+
+    def __init__(self, graph: Graph, weights: Mapping[str, np.ndarray], device: str,
+                 *, bf16: bool = False) -> None:
         import torch
 
         self.graph = graph
         self.device = torch.device(device)
+        self.bf16 = bf16
         self.module = build_module(graph, weights).to(self.device).eval()
 
     def __call__(self, batch: np.ndarray) -> np.ndarray:
-        return run_inference(self.module, batch, self.device)
+        return run_inference(self.module, batch, self.device, bf16=self.bf16)
 
 
 class TorchBackend:
@@ -104,5 +109,6 @@ class TorchBackend:
 
         return TorchTrainable(graph, weights, self.device, **options)
 
-    def build(self, graph: Graph, weights: Mapping[str, np.ndarray]) -> TorchPredictor:
-        return TorchPredictor(graph, weights, self.device)
+    def build(self, graph: Graph, weights: Mapping[str, np.ndarray], *,
+              bf16: bool = False) -> TorchPredictor:
+        return TorchPredictor(graph, weights, self.device, bf16=bf16)

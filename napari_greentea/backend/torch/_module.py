@@ -161,10 +161,20 @@ def build_module(graph: Graph, weights: Mapping[str, np.ndarray] | None = None) 
     return module
 
 
-def run_inference(module: Any, batch: np.ndarray, device: Any) -> np.ndarray:
-    """Class probabilities of ``module`` for a float32 ``N,C,Y,X`` batch."""
+def run_inference(module: Any, batch: np.ndarray, device: Any, *,
+                  bf16: bool = False) -> np.ndarray:
+    """Class probabilities of ``module`` for a float32 ``N,C,Y,X`` batch.
+
+    ``bf16``: convolutions and matmuls under bfloat16 autocast (weights stay
+    float32); the probabilities come back float32 either way, since numpy
+    has no bfloat16 and the stores hold float32 or uint8.
+    """
     import torch
 
     with torch.inference_mode():
         x = torch.as_tensor(np.ascontiguousarray(batch, np.float32), device=device)
-        return module(x).cpu().numpy()
+        if not bf16:
+            return module(x).cpu().numpy()
+        with torch.autocast(x.device.type, dtype=torch.bfloat16):
+            out = module(x)
+        return out.float().cpu().numpy()

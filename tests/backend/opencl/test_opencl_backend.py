@@ -56,6 +56,13 @@ def test_predictor_matches_torch(backends, kind):
     np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-5)
 
 
+def test_bf16_is_refused(backends):
+    """Our kernels are float32 only; asking for bf16 is an error, not a silent float32 run."""
+    graph, _, weights, _ = _setup("u", 20)
+    with pytest.raises(ValueError, match=r"float32 only.*torch"):
+        backends[0].build(graph, weights, bf16=True)
+
+
 def _batch(graph, x, y, class_weights=None):
     from napari_greentea.losses import LossBatch
 
