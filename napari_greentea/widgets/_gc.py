@@ -10,10 +10,9 @@ collections timed with ``gc.callbacks``).
 
 :func:`keep_collections_short` moves every object alive at that moment into
 the permanent generation (``gc.freeze``); the widgets call it when they are
-built and again when the backend probe has imported torch, so later full
-collections walk only the objects created since. While the probe imports,
-automatic collections wait (:func:`collections_paused`) and what they
-created is frozen at their end.
+built. While the backend probe imports torch, automatic collections wait
+(:func:`collections_paused`) and what the imports created is frozen at the
+end, so later full collections walk only the objects created since.
 
 Objects frozen that later become cyclic garbage would stay in memory. The
 ones that matter are image and labels layers (a layer is a reference cycle

@@ -131,7 +131,6 @@ class PredictWidget(Container):
         # the backend probe (torch and friends) runs in a worker; no Predict before it reports
         self._backend_picker.gate([self._predict_button, self._resume_button],
                                   self._status_label, idle="")
-        self._backend_picker.when_ready(lambda: keep_collections_short(viewer))
 
     # ------------------------------------------------------------ model
     def _class_choices(self, widget: Any = None) -> list[tuple[str, int]]:

@@ -156,7 +156,6 @@ class TrainWidget(Container):
         # the backend probe (torch and friends) runs in a worker; no Start before it reports
         self._backend_picker.gate([self._start_button, self._resume_button],
                                   self._status_label, idle="idle")
-        self._backend_picker.when_ready(lambda: keep_collections_short(viewer))
         self._backend_picker.when_ready(self._schedule_pretraining)
 
     # ------------------------------------------------------------ config
