@@ -1,9 +1,12 @@
 """Training iterations inside napari with the live preview on: adaptive vs fixed torch threads.
 
 Run under Xvfb: ``xvfb-run -a python benchmarks/bench_gui_train.py [--seconds 60]
-[--order adaptive,default,adaptive,default]``; each entry of ``--order`` is
-one fresh process (so the runs are interleaved, not batched) and writes one
-line of ``benchmarks/results/gui_train.jsonl``.
+[--order adaptive,default,adaptive,default] [--interval-ms 1000]``; each entry
+of ``--order`` is one fresh process (so the runs are interleaved, not
+batched) and writes one line of ``benchmarks/results/gui_train.jsonl``. An
+entry ``policy@DIR`` imports napari_greentea from the source tree ``DIR``
+(e.g. a ``git worktree`` of an older commit, recorded as ``code``), so two
+versions of the package are compared by the same script in one session.
 
 One run: a napari viewer with the ISBI stack (the synthetic sample when the
 data is absent), strokes on 3 % of slices 0-2, the Train widget with its
@@ -29,7 +32,7 @@ from pathlib import Path
 RESULTS = Path(__file__).parent / "results"
 
 
-def one_run(policy: str, seconds: float) -> dict:
+def one_run(policy: str, seconds: float, interval_ms: int) -> dict:
     import numpy as np
 
     import napari_greentea.widgets._train as train_module
@@ -60,14 +63,14 @@ def one_run(policy: str, seconds: float) -> dict:
     painted = np.zeros_like(labels.data)
     painted[:3] = scribbles_from_ground_truth(np.asarray(gt)[:3], fraction=0.03, seed=0)
     labels.data = painted
-    train.preview.timer.setInterval(1000)
+    train.preview.timer.setInterval(interval_ms)
     train._iter_spin.value = 10_000_000
     train._start()
     steps.spin(180, until=lambda: train.trainer is not None and train.trainer.iteration > 0)
     first = train.trainer.iteration
     steps.run("training", None, seconds=seconds)
     result = steps.results["training"]
-    row = {"policy": policy, "seconds": seconds,
+    row = {"policy": policy, "seconds": seconds, "preview_interval_ms": interval_ms,
            "iterations": train.trainer.iteration - first, "previews": train.preview.count,
            "max_gap_ms": round(result["max_gap_ms"]), "p99_gap_ms": round(result["p99_gap_ms"]),
            "gc_pauses_ms": result["gc_pauses_ms"], "loadavg_1min": os.getloadavg()[0],
@@ -78,21 +81,45 @@ def one_run(policy: str, seconds: float) -> dict:
     return row
 
 
+def _describe(tree: Path) -> str:
+    """The commit (and a ``+dirty`` mark) of the source tree a run imported."""
+    try:
+        head = subprocess.run(["git", "-C", str(tree), "rev-parse", "--short", "HEAD"],
+                              capture_output=True, text=True, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "-C", str(tree), "status", "--porcelain",
+                                "--untracked-files=no"],
+                               capture_output=True, text=True, check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return str(tree)
+    return head + ("+dirty" if dirty else "")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=60.0)
     parser.add_argument("--order", default="adaptive,default,adaptive,default")
+    parser.add_argument("--interval-ms", type=int, default=1000,
+                        help="live preview interval (the widget's default is 3000)")
     parser.add_argument("--one", choices=("adaptive", "default"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.one:
-        print("ROW " + json.dumps(one_run(args.one, args.seconds)), flush=True)
+        import napari_greentea
+
+        row = one_run(args.one, args.seconds, args.interval_ms)
+        row["code"] = _describe(Path(napari_greentea.__file__).resolve().parents[1])
+        print("ROW " + json.dumps(row), flush=True)
         return
     RESULTS.mkdir(exist_ok=True)
     out = RESULTS / "gui_train.jsonl"
-    for policy in args.order.split(","):
+    for entry in args.order.split(","):
+        policy, _, tree = entry.partition("@")
+        env = dict(os.environ)
+        if tree:
+            env["PYTHONPATH"] = os.pathsep.join(filter(None, [tree, env.get("PYTHONPATH")]))
         done = subprocess.run([sys.executable, __file__, "--one", policy,
-                               "--seconds", str(args.seconds)],
-                              capture_output=True, text=True, check=True)
+                               "--seconds", str(args.seconds),
+                               "--interval-ms", str(args.interval_ms)],
+                              capture_output=True, text=True, check=True, env=env)
         line = next(ln[4:] for ln in done.stdout.splitlines() if ln.startswith("ROW "))
         with out.open("a") as f:
             f.write(json.dumps({"when": time.strftime("%Y-%m-%d %H:%M"), **json.loads(line)})
