@@ -29,8 +29,9 @@ GUI thread and renderer do while the user works (``bench_train_speed._busy``).
 ``S`` seconds, as the Train widget's live preview does; ``--preview between``
 (the widget's way now) hands it to the training thread between steps
 (``Trainer.call_between_steps``), ``--preview beside`` predicts in the preview
-thread itself with one torch thread (the widget's way until call_between_steps).
-The row records how many previews ran.
+thread itself with one torch thread (the widget's way until call_between_steps);
+``--preview between,beside`` runs both, interleaved per seed and method. The
+row records the mode and how many previews ran.
 
 ``--rounds``: the correction protocol: strokes on 0.5 % of the pixels,
 train; then twice: predict slices 0-4, add strokes where the prediction is
@@ -268,8 +269,9 @@ def markdown(out: dict) -> str:
     for r in out["rows"]:
         tta = r.get("tta", {})
         when = r.get("time", r.get("round", ""))
+        method = r["method"] + (f" (preview {r['preview']})" if r.get("preview") else "")
         lines.append(
-            f"| {r['method']} | {r.get('protocol', 'time')} | {r['seed']} | {when} | "
+            f"| {method} | {r.get('protocol', 'time')} | {r['seed']} | {when} | "
             f"{r.get('iterations', '')} | {r['v_rand']:.4f} | {tta.get('v_rand', '')} | "
             f"{r['v_info']:.4f} | {tta.get('v_info', '')} | {r['pixel_error']:.4f} | "
             f"{100 * r.get('labeled_fraction', 0):.2f} | {r.get('pretrain_s', '')} | "
@@ -290,8 +292,9 @@ def main() -> None:
     p.add_argument("--rounds", action="store_true", help="the correction-round protocol")
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--busy", action="store_true", help="spin one core meanwhile (a busy GUI)")
-    p.add_argument("--preview", choices=("between", "beside"), default=None,
-                   help="simulate the live preview (see the module docstring)")
+    p.add_argument("--preview", default="",
+                   help="simulated live preview modes, comma-separated: between, beside "
+                        "(see the module docstring)")
     p.add_argument("--preview-every", type=float, default=1.0)
     p.add_argument("--tta-methods", default="new,pre", help="methods also scored with TTA")
     p.add_argument("--tag", default="final")
@@ -301,7 +304,11 @@ def main() -> None:
     args = p.parse_args()
     torch.set_num_threads(args.threads)
     raw, gt = load()
-    PREVIEW.update(mode=args.preview, every=args.preview_every, image=raw[0])
+    modes = [m for m in args.preview.split(",") if m]
+    if any(m not in ("between", "beside") for m in modes):
+        p.error(f"--preview takes between and/or beside, got {args.preview!r}")
+    args.preview_modes = modes or [None]
+    PREVIEW.update(every=args.preview_every, image=raw[0])
     times = [float(t) for t in args.times.split(",")]
     lo, hi = (int(v) for v in args.test.split(":"))
     test = slice(lo, hi)
@@ -309,7 +316,7 @@ def main() -> None:
     out = {"tag": args.tag, "machine": f"{platform.processor() or platform.machine()}, "
            f"{os.cpu_count()} cores", "threads": args.threads, "seeds": seeds,
            "test_slices": args.test, "load_start": round(os.getloadavg()[0], 2),
-           "busy": args.busy, "preview": args.preview,
+           "busy": args.busy, "preview": args.preview or None,
            "preview_every_s": args.preview_every if args.preview else None, "rows": []}
 
     def save() -> None:
@@ -338,11 +345,13 @@ def run_seed(args, raw, gt, seed: int, times, test, out: dict) -> None:
         if args.rounds:
             out["rows"].extend(run_rounds(method, raw, gt, seed, times[0], test,
                                           pretrain_seconds=args.pretrain_seconds))
-        else:
-            tta = method in args.tta_methods.split(",")
+            continue
+        tta = method in args.tta_methods.split(",")
+        for mode in args.preview_modes:
+            PREVIEW["mode"] = mode
             for row in run_times(method, raw, gt, labels, seed, times, test, tta,
                                  args.save_dir, args.pretrain_seconds):
-                out["rows"].append({**row, "labeled_fraction": frac})
+                out["rows"].append({**row, "preview": mode, "labeled_fraction": frac})
 
 
 if __name__ == "__main__":
