@@ -1,0 +1,63 @@
+"""Space-to-batch for dilated convolutions (kernels ``phase_split``/``phase_merge``).
+
+A valid convolution with dilation ``d`` is, for each of the ``d * d`` phases
+``(py, px)``, an undilated convolution of ``x[..., py::d, px::d]`` that yields
+``y[..., py::d, px::d]``. Running the undilated kernel on the phases batched
+along N keeps each work-item's input rows contiguous and small enough for the
+cache; with the 10x10, dilation-8 layer of the SK paper net the direct kernel
+streams every dilated row from far memory. Splitting and merging are plain
+copies, small next to the convolution.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from ._memory import Tensor
+
+if TYPE_CHECKING:
+    from ._ops import Ops
+
+FLAG_ACCUM = 2
+
+
+def phase_size(size: int, d: int) -> int:
+    """Rows (or columns) of the longest phase of an axis of ``size``."""
+    return -(-size // d)
+
+
+def use_phases(d: int, wo: int) -> bool:
+    """Whether the phase split pays for a forward convolution.
+
+    It needs a dilation, and the phase rows must not waste more 16-wide
+    vector lanes than the direct rows (``d`` phases of ``ceil(wo / d)``
+    columns against one row of ``wo``): the kernel computes whole vectors.
+    """
+    if d <= 1:
+        return False
+    lanes_direct = -(-wo // 16) * 16
+    lanes_phase = d * (-(-phase_size(wo, d) // 16) * 16)
+    return lanes_phase <= lanes_direct * 1.1
+
+
+def split(ops: Ops, x: Tensor, d: int) -> Tensor:
+    """(N, C, H, W) -> (N*d*d, C, ceil(H/d), ceil(W/d)), short phases zero-padded."""
+    n, c, h, w = x.shape
+    hp, wp = phase_size(h, d), phase_size(w, d)
+    out = ops.empty((n * d * d, c, hp, wp))
+    ops._run("phase_split", (wp, hp, n * d * d * c), None, x, out, c, h, w, d, hp, wp)
+    return out
+
+
+def merge(
+    ops: Ops, ph: Tensor, d: int, shape: tuple[int, ...], out: Tensor | None, accum: bool
+) -> Tensor:
+    """Inverse of ``split`` into ``shape`` (N, C, H, W), dropping phase padding."""
+    n, c, h, w = shape
+    _, _, hp, wp = ph.shape
+    out = ops.into(out, shape)
+    ops._run(
+        "phase_merge", (w, h, n * c), None, ph, out, c, h, w, d, hp, wp,
+        FLAG_ACCUM if accum else 0,
+    )
+    return out
