@@ -44,7 +44,8 @@ def _tap_block(k: int) -> int:
 
     Each step loads KB + KX vectors for KB * KX multiply-adds, and
     ceil(k / KX) * KX taps are computed for k useful ones; the block with the
-    fewest loads per useful multiply-add wins (k = 10 -> 5, k = 7 -> 4).
+    fewest loads per useful multiply-add wins (k = 10 -> 5, k = 7 -> 4). A 1x1
+    kernel blocks input channels the same way (``k`` is then their number).
     """
     kb = 4
     return min(
@@ -127,9 +128,9 @@ class Ops(Allocator):
         n, c, hi, wi = x.shape
         _, o, ho, wo = gy.shape
         kb = _block(o, (4, 2, 1))
-        kx = _tap_block(k)
-        nkx = -(-k // kx)
-        base = c * k * nkx * (o // kb)
+        kx = _tap_block(c if k == 1 else k)
+        taps = -(-c // kx) if k == 1 else c * k * -(-k // kx)
+        base = taps * (o // kb)
         rows = n * ho
         parts = min(rows, max(1, -(-64 // base)))
         rpp = -(-rows // parts)
@@ -137,8 +138,8 @@ class Ops(Allocator):
         m = gw.size
         partial = gw if parts == 1 else self.empty((parts, m))
         self._run(
-            "conv_bw_weight", (parts, c * k * nkx, o // kb), (1, _largest_divisor(c * k * nkx, 16),
-            1), x, gy, partial, hi, wi, ho, wo, o, rows, rpp, C_IN=c, K=k, DIL=dilation, KB=kb,
+            "conv_bw_weight", (parts, taps, o // kb), (1, _largest_divisor(taps, 16), 1), x, gy,
+            partial, hi, wi, ho, wo, o, rows, rpp, C_IN=c, K=k, DIL=dilation, KB=kb,
             KX=kx
         )
         if parts > 1:

@@ -215,3 +215,15 @@ def test_optimizer_updates(ops, wd):
             else:
                 ops.sgd(p, dg, m, lr=0.01, momentum=0.9, wd=wd, first=step == 1)
         np.testing.assert_allclose(ops.download(p), tp.detach().numpy(), rtol=1e-5, atol=1e-7)
+
+
+@pytest.mark.parametrize(("n", "c", "o"), [(2, 23, 8), (1, 7, 12), (3, 40, 4)])
+def test_pointwise_weight_gradient_blocks_channels(ops, n, c, o):
+    """1x1 weight gradient: a work-item takes several input channels, the
+    last block only partly (23 = 4 x 5 + 3, 7 = 4 + 3)."""
+    rng = np.random.default_rng(c)
+    x, gy = _rand(rng, n, c, 9, 37), _rand(rng, n, o, 9, 37)
+    ref = np.einsum("nohw,nchw->oc", gy, x)[:, :, None, None]
+    gw, gb = ops.empty((o, c, 1, 1)), ops.empty((o,))
+    ops.conv_bw_weight(ops.upload(x), ops.upload(gy), 1, 1, gw, gb)
+    np.testing.assert_allclose(ops.download(gw), ref, **BW)
