@@ -92,7 +92,9 @@ class Ops(Allocator):
         out = self.into(out, (n, o, ho, wo))
         kb = _block(o, (8, 4, 2, 1))
         rb = 2 if ho > 1 else 1
-        rs = dilation if rb > 1 and ho >= rb * dilation else 1
+        # rows DIL apart reuse each other's input rows, but at a zero border their
+        # valid taps differ by one row, which both would compute
+        rs = dilation if rb > 1 and ho >= rb * dilation and not zero_border else 1
         nob = o // kb
         step = _channel_chunk(c, k) if chunk is None else chunk
         for c0 in range(0, c, step):
@@ -118,7 +120,7 @@ class Ops(Allocator):
             "pad", (wo + 2 * ext, ho + 2 * ext, n * o), None, gy, padded, ho, wo, ext
         )
         wt = self.empty((c, o, k, k))
-        self._run("conv_flip", (w.size,), None, w, wt, o, c, k)
+        self._run("conv_flip", (c, o), None, w, wt, o, c, k)
         return self.conv(padded, wt, None, dilation, out=out, accum=accum, zero_border=ext)
 
     def conv_bw_weight(
