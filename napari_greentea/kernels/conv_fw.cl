@@ -1,15 +1,12 @@
 /* Valid dilated convolution, register blocked for CPU devices.
  *
  * Compile-time: C_IN, K (kernel edge), DIL (dilation), KB (output channels per
- * work-item), RB (output rows per work-item), RS (the spacing of those rows).
- * Each work-item computes a KB x RB block of float16 vectors along x, so every
- * input vector loaded is reused KB times and every weight RB * 16 times, which
- * keeps CPU devices compute- rather than load-bound. With RS = DIL the input
- * rows one output row reads at tap ky are those the next one read at ky + 1,
- * so a dilated kernel finds them in cache instead of fetching RB sets.
- * Global (ceil(Wo/16), ceil(Ho/(RB*RS))*RS, N*O/KB); local (1, 1, L) keeps the
- * output channel blocks of the same pixels together so their input rows stay
- * in cache.
+ * work-item), RB (output rows per work-item). Each work-item computes a
+ * KB x RB block of float16 vectors along x, so every input vector loaded is
+ * reused KB times and every weight RB * 16 times, which keeps CPU devices
+ * compute- rather than load-bound.
+ * Global (ceil(Wo/16), ceil(Ho/RB), N*O/KB); local (1, 1, L) keeps the output
+ * channel blocks of the same pixels together so their input rows stay in cache.
  * flags: FLAG_BIAS adds bias, FLAG_RELU fuses a ReLU, FLAG_ACCUM adds to out.
  * Input outside rows [vy0, vy1) and columns [vx0, vx1) is known to be zero
  * (the padding of conv_bw_input): taps whose rows or whole 16-wide vector lie
@@ -27,7 +24,7 @@ __kernel void conv_fw(__global const float *in, __global const float *w,
                       const int O, const int flags, const int vy0, const int vy1,
                       const int vx0, const int vx1, const int c0, const int c1) {
     const int x0 = get_global_id(0) * 16;
-    const int y0 = get_global_id(1) / RS * RB * RS + get_global_id(1) % RS;
+    const int y0 = get_global_id(1) * RB;
     const int z = get_global_id(2);
     const int nob = O / KB;
     const int n = z / nob;
@@ -43,7 +40,7 @@ __kernel void conv_fw(__global const float *in, __global const float *w,
         for (int r = 0; r < RB; ++r) acc[kb][r] = (float16)(b0);
     }
     int yr[RB];
-    for (int r = 0; r < RB; ++r) yr[r] = min(y0 + r * RS, Ho - 1);
+    for (int r = 0; r < RB; ++r) yr[r] = min(y0 + r, Ho - 1);
 
     __global const float *inb = in + (size_t)n * C_IN * plane + x0;
     __global const float *wb = w + (size_t)o0 * CKK;
@@ -76,8 +73,8 @@ __kernel void conv_fw(__global const float *in, __global const float *w,
     for (int kb = 0; kb < KB; ++kb) {
 #pragma unroll
         for (int r = 0; r < RB; ++r) {
-            if (y0 + r * RS >= Ho) continue;
-            __global float *dst = out + (((size_t)n * O + o0 + kb) * Ho + y0 + r * RS) * Wo + x0;
+            if (y0 + r >= Ho) continue;
+            __global float *dst = out + (((size_t)n * O + o0 + kb) * Ho + y0 + r) * Wo + x0;
             float16 val = acc[kb][r];
             if (nvalid == 16) {
                 if (flags & FLAG_ACCUM) val += vload16(0, dst);

@@ -83,7 +83,7 @@ class Ops(Allocator):
         ext = (k - 1) * dilation
         ho, wo = hi - ext, wi - ext
         if phases is None:
-            phases = zero_border == 0 and _phases.use_phases(dilation, wo)
+            phases = zero_border == 0 and _phases.use_phases(dilation, wo, c * k * k)
         if phases and dilation > 1:
             y = self.conv(
                 _phases.split(self, x, dilation), w, b, 1, relu=relu, phases=False, chunk=chunk
@@ -92,9 +92,6 @@ class Ops(Allocator):
         out = self.into(out, (n, o, ho, wo))
         kb = _block(o, (8, 4, 2, 1))
         rb = 2 if ho > 1 else 1
-        # rows DIL apart reuse each other's input rows, but at a zero border their
-        # valid taps differ by one row, which both would compute
-        rs = dilation if rb > 1 and ho >= rb * dilation and not zero_border else 1
         nob = o // kb
         step = _channel_chunk(c, k) if chunk is None else chunk
         for c0 in range(0, c, step):
@@ -102,10 +99,10 @@ class Ops(Allocator):
             flags = (FLAG_ACCUM if accum or c0 > 0 else 0) | (FLAG_RELU if relu and last else 0)
             flags |= FLAG_BIAS if b is not None and c0 == 0 else 0
             self._run(
-                "conv_fw", (-(-wo // 16), -(-ho // (rb * rs)) * rs, n * nob),
+                "conv_fw", (-(-wo // 16), -(-ho // rb), n * nob),
                 (1, 1, _largest_divisor(nob, 16)), x, w, b or w, out, hi, wi, ho, wo, o, flags,
                 zero_border, hi - zero_border, zero_border, wi - zero_border, c0,
-                min(c, c0 + step), C_IN=c, K=k, DIL=dilation, KB=kb, RB=rb, RS=rs
+                min(c, c0 + step), C_IN=c, K=k, DIL=dilation, KB=kb, RB=rb
             )
         return out
 

@@ -114,6 +114,8 @@ def test_dilated_gradients_match_torch(ops, n, c, o, k, d, h, w):
 def test_phase_choice():
     from napari_greentea.backend.opencl._phases import use_phases
 
-    assert not use_phases(1, 128)
-    assert use_phases(8, 128)  # 8 phases of 16 columns: no lane wasted
-    assert not use_phases(8, 40)  # 8 phases of 5 columns would fill 16-lane vectors by a third
+    assert not use_phases(1, 128, 19200)
+    assert use_phases(8, 128, 19200)  # 8 phases of 16 columns: no lane wasted
+    # 8 phases of 5 columns would fill 16-lane vectors by a third
+    assert not use_phases(8, 40, 19200)
+    assert not use_phases(8, 128, 32 * 4 * 4)  # too little work per output for two copies
