@@ -118,4 +118,4 @@ def test_phase_choice():
     assert use_phases(8, 128, 19200)  # 8 phases of 16 columns: no lane wasted
     # 8 phases of 5 columns would fill 16-lane vectors by a third
     assert not use_phases(8, 40, 19200)
-    assert not use_phases(8, 128, 32 * 4 * 4)  # too little work per output for two copies
+    assert not use_phases(8, 128, 128 * 4 * 4)  # too little work per output for two copies
