@@ -18,7 +18,7 @@ from ._memory import Tensor
 if TYPE_CHECKING:
     from ._ops import Ops
 
-FLAG_ACCUM = 2
+FLAG_ACCUM = 2  # as in kernels/common.h (and _ops, which imports this module)
 
 
 def phase_size(size: int, d: int) -> int:
