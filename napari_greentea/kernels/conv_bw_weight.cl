@@ -5,7 +5,10 @@
  * accumulates KB output channels x KX taps as float16 vectors along x and
  * writes its partial sums to partial[p][o][c][ky][kx]; reduce_sum adds the
  * partitions. Compile-time: C_IN, K, DIL, KB, KX.
- * Global (P, C_IN*K*NKX, O/KB) with NKX = ceil(K/KX).
+ * Global (P, C_IN*K*NKX, O/KB) with NKX = ceil(K/KX). A 1x1 kernel has a
+ * single tap, so there the KX vectors of a work-item are KX consecutive input
+ * channels instead (global (P, ceil(C_IN/KX), O/KB)): one tap per work-item
+ * would load KB + 1 vectors for only KB multiply-adds.
  */
 #include "common.h"
 
@@ -18,12 +21,23 @@ __kernel void conv_bw_weight(__global const float *in, __global const float *gou
     const int p = get_global_id(0);
     const int t = get_global_id(1);
     const int o0 = get_global_id(2) * KB;
+#if K == 1
+    const int c = t * KX;
+    const int ky = 0;
+    const int kx0 = 0;
+    const int nvalid = min(KX, C_IN - c);
+    size_t kxs[KX];
+    #pragma unroll
+    for (int j = 0; j < KX; ++j) kxs[j] = (size_t)min(j, nvalid - 1) * Hi * Wi;
+#else
     const int c = t / (K * NKX);
     const int ky = (t / NKX) % K;
     const int kx0 = (t % NKX) * KX;
+    const int nvalid = K - kx0;
     int kxs[KX];
     #pragma unroll
     for (int j = 0; j < KX; ++j) kxs[j] = min(kx0 + j, K - 1) * DIL;
+#endif
 
     float16 acc[KB][KX];
     #pragma unroll
@@ -71,7 +85,7 @@ __kernel void conv_bw_weight(__global const float *in, __global const float *gou
     for (int kb = 0; kb < KB; ++kb)
         #pragma unroll
         for (int j = 0; j < KX; ++j)
-            if (kx0 + j < K)
+            if (j < nvalid)
                 partial[p * M + (((size_t)(o0 + kb) * C_IN + c) * K + ky) * K + kx0 + j] =
                     hsum16(acc[kb][j]);
 }

@@ -8,13 +8,21 @@
  * Global (ceil(Wo/16), ceil(Ho/RB), N*O/KB); local (1, 1, L) keeps the output
  * channel blocks of the same pixels together so their input rows stay in cache.
  * flags: FLAG_BIAS adds bias, FLAG_RELU fuses a ReLU, FLAG_ACCUM adds to out.
+ * Input outside rows [vy0, vy1) and columns [vx0, vx1) is known to be zero
+ * (the padding of conv_bw_input): taps whose rows or whole 16-wide vector lie
+ * there are skipped, which removes most of the work of a full convolution
+ * with a wide dilated kernel. The forward pass passes the whole input.
+ * Only input channels [c0, c1) are summed: the host splits a long channel sum
+ * into launches that accumulate, so the weights a work-group streams per
+ * launch stay in cache.
  */
 #include "common.h"
 
 __kernel void conv_fw(__global const float *in, __global const float *w,
                       __global const float *bias, __global float *out,
                       const int Hi, const int Wi, const int Ho, const int Wo,
-                      const int O, const int flags) {
+                      const int O, const int flags, const int vy0, const int vy1,
+                      const int vx0, const int vx1, const int c0, const int c1) {
     const int x0 = get_global_id(0) * 16;
     const int y0 = get_global_id(1) * RB;
     const int z = get_global_id(2);
@@ -36,15 +44,17 @@ __kernel void conv_fw(__global const float *in, __global const float *w,
 
     __global const float *inb = in + (size_t)n * C_IN * plane + x0;
     __global const float *wb = w + (size_t)o0 * CKK;
-    for (int c = 0; c < C_IN; ++c) {
+    for (int c = c0; c < c1; ++c) {
         __global const float *inc = inb + c * plane;
         __global const float *wc = wb + c * K * K;
         for (int ky = 0; ky < K; ++ky) {
+            if (yr[RB - 1] + ky * DIL < vy0 || yr[0] + ky * DIL >= vy1) continue;
             __global const float *rows[RB];
 #pragma unroll
             for (int r = 0; r < RB; ++r) rows[r] = inc + (size_t)(yr[r] + ky * DIL) * Wi;
 #pragma unroll
             for (int kx = 0; kx < K; ++kx) {
+                if (x0 + kx * DIL + 16 <= vx0 || x0 + kx * DIL >= vx1) continue;
                 float16 v[RB];
 #pragma unroll
                 for (int r = 0; r < RB; ++r) v[r] = vload16(0, rows[r] + kx * DIL);

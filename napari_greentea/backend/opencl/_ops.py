@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 
+from . import _phases
 from ._context import CLContext
 from ._memory import Allocator, Tensor
 
@@ -23,6 +24,33 @@ def _largest_divisor(n: int, cap: int) -> int:
 
 def _block(channels: int, options: tuple[int, ...]) -> int:
     return next(b for b in options if channels % b == 0)
+
+
+def _channel_chunk(c: int, k: int) -> int:
+    """Input channels summed per ``conv_fw`` launch.
+
+    The launches after the first accumulate into the output. Long channel sums
+    in one launch ran at half speed on a CPU device (the weights and input
+    rows a work-group streams fall out of cache): the input gradient of the
+    SK paper's 1024-channel 10x10 layer, and 1x1 layers over 1024 channels.
+    About 3200 taps per launch, within 32..256 channels, measured fastest.
+    """
+    return max(1, min(c, max(32, min(256, 3200 // (k * k)))))
+
+
+def _tap_block(k: int) -> int:
+    """Taps along x per work-item of the weight gradient (at most 5: 4 output
+    channels x 5 taps of 16-float accumulators fill an AVX-512 register file).
+
+    Each step loads KB + KX vectors for KB * KX multiply-adds, and
+    ceil(k / KX) * KX taps are computed for k useful ones; the block with the
+    fewest loads per useful multiply-add wins (k = 10 -> 5, k = 7 -> 4). A 1x1
+    kernel blocks input channels the same way (``k`` is then their number).
+    """
+    kb = 4
+    return min(
+        range(1, min(k, 5) + 1), key=lambda b: (kb + b) / (kb * b) * (-(-k // b) * b) / k
+    )
 
 
 class Ops(Allocator):
@@ -40,22 +68,42 @@ class Ops(Allocator):
 
     # ------------------------------------------------------------ convolution
     def conv(self, x: Tensor, w: Tensor, b: Tensor | None, dilation: int, *, relu: bool = False,
-             out: Tensor | None = None, accum: bool = False) -> Tensor:
-        """Valid dilated convolution (+bias, +fused ReLU, +accumulate)."""
+             out: Tensor | None = None, accum: bool = False, zero_border: int = 0,
+             phases: bool | None = None, chunk: int | None = None) -> Tensor:
+        """Valid dilated convolution (+bias, +fused ReLU, +accumulate).
+
+        ``zero_border``: that many rows and columns on every side of ``x`` are
+        zero, so the kernel skips the taps that would only read them.
+        ``phases``: run a dilated convolution as undilated ones on the
+        space-to-batch phases of ``x`` (``_phases``); None decides by shape.
+        ``chunk``: input channels per launch (None: ``_channel_chunk``).
+        """
         n, c, hi, wi = x.shape
         o, _, k, _ = w.shape
         ext = (k - 1) * dilation
         ho, wo = hi - ext, wi - ext
+        if phases is None:
+            phases = zero_border == 0 and _phases.use_phases(dilation, wo, c * k * k)
+        if phases and dilation > 1:
+            y = self.conv(
+                _phases.split(self, x, dilation), w, b, 1, relu=relu, phases=False, chunk=chunk
+            )
+            return _phases.merge(self, y, dilation, (n, o, ho, wo), out, accum)
         out = self.into(out, (n, o, ho, wo))
         kb = _block(o, (8, 4, 2, 1))
         rb = 2 if ho > 1 else 1
         nob = o // kb
-        flags = (FLAG_RELU if relu else 0) | (FLAG_ACCUM if accum else 0)
-        flags |= FLAG_BIAS if b is not None else 0
-        self._run(
-            "conv_fw", (-(-wo // 16), -(-ho // rb), n * nob), (1, 1, _largest_divisor(nob, 16)), x,
-            w, b or w, out, hi, wi, ho, wo, o, flags, C_IN=c, K=k, DIL=dilation, KB=kb, RB=rb
-        )
+        step = _channel_chunk(c, k) if chunk is None else chunk
+        for c0 in range(0, c, step):
+            last = c0 + step >= c
+            flags = (FLAG_ACCUM if accum or c0 > 0 else 0) | (FLAG_RELU if relu and last else 0)
+            flags |= FLAG_BIAS if b is not None and c0 == 0 else 0
+            self._run(
+                "conv_fw", (-(-wo // 16), -(-ho // rb), n * nob),
+                (1, 1, _largest_divisor(nob, 16)), x, w, b or w, out, hi, wi, ho, wo, o, flags,
+                zero_border, hi - zero_border, zero_border, wi - zero_border, c0,
+                min(c, c0 + step), C_IN=c, K=k, DIL=dilation, KB=kb, RB=rb
+            )
         return out
 
     def conv_bw_input(self, gy: Tensor, w: Tensor, dilation: int, *,
@@ -69,8 +117,8 @@ class Ops(Allocator):
             "pad", (wo + 2 * ext, ho + 2 * ext, n * o), None, gy, padded, ho, wo, ext
         )
         wt = self.empty((c, o, k, k))
-        self._run("conv_flip", (w.size,), None, w, wt, o, c, k)
-        return self.conv(padded, wt, None, dilation, out=out, accum=accum)
+        self._run("conv_flip", (c, o), None, w, wt, o, c, k)
+        return self.conv(padded, wt, None, dilation, out=out, accum=accum, zero_border=ext)
 
     def conv_bw_weight(
         self, x: Tensor, gy: Tensor, dilation: int, k: int, gw: Tensor, gb: Tensor
@@ -78,10 +126,12 @@ class Ops(Allocator):
         """dW (partial sums over row slices, then reduce) and db."""
         n, c, hi, wi = x.shape
         _, o, ho, wo = gy.shape
-        kb = _block(o, (4, 2, 1))
-        kx = min(k, 4)
-        nkx = -(-k // kx)
-        base = c * k * nkx * (o // kb)
+        kx = _tap_block(c if k == 1 else k)
+        # up to 24 accumulators: 3x3 kernels take 8 output channels (4 x 3 was
+        # 1.2x slower on the SK paper's conv3)
+        kb = next(b for b in (8, 4, 2, 1) if o % b == 0 and b * kx <= 24)
+        taps = -(-c // kx) if k == 1 else c * k * -(-k // kx)
+        base = taps * (o // kb)
         rows = n * ho
         parts = min(rows, max(1, -(-64 // base)))
         rpp = -(-rows // parts)
@@ -89,8 +139,8 @@ class Ops(Allocator):
         m = gw.size
         partial = gw if parts == 1 else self.empty((parts, m))
         self._run(
-            "conv_bw_weight", (parts, c * k * nkx, o // kb), (1, _largest_divisor(c * k * nkx, 16),
-            1), x, gy, partial, hi, wi, ho, wo, o, rows, rpp, C_IN=c, K=k, DIL=dilation, KB=kb,
+            "conv_bw_weight", (parts, taps, o // kb), (1, _largest_divisor(taps, 16), 1), x, gy,
+            partial, hi, wi, ho, wo, o, rows, rpp, C_IN=c, K=k, DIL=dilation, KB=kb,
             KX=kx
         )
         if parts > 1:
@@ -126,9 +176,11 @@ class Ops(Allocator):
         n, c, hi, wi = in_shape
         _, _, ho, wo = gy.shape
         out = self.into(out, in_shape)
+        # whole rows per work-group: the runtime's default split of this 3-D range
+        # made the 192 x 204 x 204 gradient of the SK paper's pool3 take 1.5x longer
         self._run(
-            "pool_bw", (wi, hi, n * c), None, gy, arg, out, hi, wi, ho, wo, FLAG_ACCUM if accum else
-            0, PK=kernel, PS=stride, PD=dilation
+            "pool_bw", (wi, hi, n * c), (_largest_divisor(wi, 256), 1, 1), gy, arg, out, hi, wi,
+            ho, wo, FLAG_ACCUM if accum else 0, PK=kernel, PS=stride, PD=dilation
         )
         return out
 

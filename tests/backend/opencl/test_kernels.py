@@ -215,3 +215,38 @@ def test_optimizer_updates(ops, wd):
             else:
                 ops.sgd(p, dg, m, lr=0.01, momentum=0.9, wd=wd, first=step == 1)
         np.testing.assert_allclose(ops.download(p), tp.detach().numpy(), rtol=1e-5, atol=1e-7)
+
+
+@pytest.mark.parametrize(("n", "c", "o"), [(2, 23, 8), (1, 7, 12), (3, 40, 4)])
+def test_pointwise_weight_gradient_blocks_channels(ops, n, c, o):
+    """1x1 weight gradient: a work-item takes several input channels, the
+    last block only partly (23 = 4 x 5 + 3, 7 = 4 + 3)."""
+    rng = np.random.default_rng(c)
+    x, gy = _rand(rng, n, c, 9, 37), _rand(rng, n, o, 9, 37)
+    ref = np.einsum("nohw,nchw->oc", gy, x)[:, :, None, None]
+    gw, gb = ops.empty((o, c, 1, 1)), ops.empty((o,))
+    ops.conv_bw_weight(ops.upload(x), ops.upload(gy), 1, 1, gw, gb)
+    np.testing.assert_allclose(ops.download(gw), ref, **BW)
+
+
+@pytest.mark.parametrize("chunk", [1, 2, 3])
+def test_conv_channel_chunks_add_up(ops, chunk):
+    """Input channels split over accumulating launches: bias once, ReLU on
+    the full sum, and an accumulate request still adds to the old output."""
+    rng = np.random.default_rng(chunk)
+    x, wt, b = _rand(rng, 2, 5, 12, 19), _rand(rng, 4, 5, 3, 3), _rand(rng, 4)
+    ref = F.conv2d(torch.tensor(x), torch.tensor(wt), torch.tensor(b), dilation=2).numpy()
+    dx, dw, db = ops.upload(x), ops.upload(wt), ops.upload(b)
+    relu = ops.conv(dx, dw, db, 2, relu=True, chunk=chunk)
+    np.testing.assert_allclose(ops.download(relu), np.maximum(ref, 0), **FW)
+    y = ops.conv(dx, dw, db, 2, chunk=chunk)
+    ops.conv(dx, dw, db, 2, out=y, accum=True, chunk=chunk)
+    np.testing.assert_allclose(ops.download(y), 2 * ref, **FW)
+
+
+def test_channel_chunks_follow_kernel_area():
+    from napari_greentea.backend.opencl._ops import _channel_chunk
+
+    assert _channel_chunk(1024, 10) == 32
+    assert _channel_chunk(1024, 1) == 256
+    assert _channel_chunk(20, 3) == 20  # short sums stay in one launch
