@@ -15,14 +15,13 @@ import os
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .between_steps import BetweenSteps
 from .channels import as_channels, channel_count, chosen_channels, describe, model_input
 from .checkpoint import Checkpoint, remove_stale_partial
 from .config import LossConfig, ModelSpec, PreprocessConfig, TrainConfig
@@ -44,7 +43,6 @@ from .weights import init_weights
 if TYPE_CHECKING:
     from .backend import Backend, TrainableModel
 
-T = TypeVar("T")
 log = logging.getLogger(__name__)
 
 
@@ -231,18 +229,12 @@ class Trainer:
         self._stop = threading.Event()
         self._running = threading.Event()
         self._running.set()
-        self._between_steps = BetweenSteps()
 
     # ------------------------------------------------------------ control
     def stop(self) -> None:
         """Ask the run to stop after the current iteration."""
         self._stop.set()
         self._running.set()
-
-    def call_between_steps(self, fn: Callable[[], T]) -> T:
-        """``fn()`` run in the training thread between two steps while :meth:`run`
-        is going (see :mod:`.between_steps` for why), else in the caller."""
-        return self._between_steps.call(fn)
 
     def pause(self) -> None:
         self._running.clear()
@@ -339,18 +331,7 @@ class Trainer:
 
     # ------------------------------------------------------------ loop
     def run(self) -> Iterator[TrainEvent]:
-        """Train to ``train.iterations``; yield events; stop/pause cooperatively.
-
-        Calls handed to :meth:`call_between_steps` meanwhile run between
-        steps (and while paused), outside the training clock.
-        """
-        self._between_steps.open()
-        try:
-            yield from self._loop()
-        finally:
-            self._between_steps.close()
-
-    def _loop(self) -> Iterator[TrainEvent]:
+        """Train to ``train.iterations``; yield events; stop/pause cooperatively."""
         cfg = self.train_config
         yield TrainingStarted(cfg.iterations, self.iteration)
         first = self.iteration
@@ -362,11 +343,7 @@ class Trainer:
         while self.iteration < cfg.iterations and not clock.expired():
             if not self._running.is_set():
                 with clock.paused():
-                    while not self._running.wait(0.05):
-                        self._between_steps.serve()
-            if self._between_steps.pending():
-                with clock.paused():
-                    self._between_steps.serve()
+                    self._running.wait()
             if self._stop.is_set():
                 # stopped before its first step: keep whatever checkpoint is already there
                 saved = self._save() if self.iteration > first else None

@@ -75,22 +75,20 @@ def _predict_crop(trainer: Any, image: Any, z: int | None, ys: tuple[int, int],
                   xs: tuple[int, int]) -> tuple[np.ndarray, tuple[int, ...]]:
     """Worker thread: class-1 probability of the crop and its data offset.
 
-    The crop is read here; the prediction runs in the training thread between
-    two steps (``Trainer.call_between_steps``): beside training it would hold
-    a core that training's threads wait for. When no training loop runs, it
-    runs here with one torch thread, leaving the GUI thread a core to draw.
+    One torch thread: the preview runs beside training, which has the cores,
+    and the GUI thread needs one to draw (two more compute threads on two
+    cores froze it past 200 ms while the preview layer was created).
     """
     from ..backend.torch._threads import cap_threads_here
     from ..channels import ChannelImage, channel_planes
     from ..predict import predict_image
 
+    cap_threads_here(1)
+
     box = (*z_index(z), slice(*ys), slice(*xs))
     crops = [np.asarray(plane[box]) for plane in channel_planes(image)]
     crop = ChannelImage(np.stack(crops), 0) if isinstance(image, ChannelImage) else crops[0]
-    cap_threads_here(1)  # this thread only: the training thread keeps its count
-    prob = trainer.call_between_steps(
-        lambda: predict_image(trainer.predict, trainer.graph, crop,
-                              preprocess=trainer.preprocess))
+    prob = predict_image(trainer.predict, trainer.graph, crop, preprocess=trainer.preprocess)
     if z is None:
         return prob[0], (ys[0], xs[0])
     return prob[0][None], (z, ys[0], xs[0])
