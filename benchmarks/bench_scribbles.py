@@ -25,14 +25,6 @@ time is reported separately, as ``pretrain_s``).
 ``--busy``: a second process spins one core for the whole run, as napari's
 GUI thread and renderer do while the user works (``bench_train_speed._busy``).
 
-``--preview-every S``: while training, a thread predicts one 512² slice every
-``S`` seconds, as the Train widget's live preview does; ``--preview between``
-(the widget's way now) hands it to the training thread between steps
-(``Trainer.call_between_steps``), ``--preview beside`` predicts in the preview
-thread itself with one torch thread (the widget's way until call_between_steps);
-``--preview between,beside`` runs both, interleaved per seed and method. The
-row records the mode and how many previews ran.
-
 ``--rounds``: the correction protocol: strokes on 0.5 % of the pixels,
 train; then twice: predict slices 0-4, add strokes where the prediction is
 most wrong (``correction_scribbles``) up to 2 % in total, continue training
@@ -51,7 +43,6 @@ import argparse
 import json
 import os
 import platform
-import threading
 import time
 from pathlib import Path
 
@@ -103,58 +94,16 @@ def make_trainer(method: str, images, labels, seed: int, init=None):
                    loss=loss, backend="torch-cpu", init_from=init)
 
 
-#: ``(mode, seconds)`` of the simulated live preview, set from the command line.
-PREVIEW: dict = {"mode": None, "every": 0.0, "image": None}
-
-
-def _preview_loop(trainer, stop: threading.Event, counter: list) -> None:
-    from napari_greentea.backend.torch._threads import cap_threads_here
-    from napari_greentea.predict import predict_image
-
-    crop = PREVIEW["image"]
-
-    def compute():
-        return predict_image(trainer.predict, trainer.graph, crop, preprocess=trainer.preprocess)
-
-    cap_threads_here(1)
-    while not stop.wait(PREVIEW["every"]):
-        if PREVIEW["mode"] == "between":
-            trainer.call_between_steps(compute)
-        else:
-            compute()
-        counter.append(1)
-
-
 def train_for(trainer, seconds: float) -> float:
-    """Continue training for ``seconds`` of wall time (the Trainer's clock).
+    """Continue training for ``seconds`` of wall time (the Trainer's clock)."""
+    from napari_greentea.events import Validated
 
-    With a simulated live preview the budget is wall time: the clock would
-    not count the previews run between steps, which the user waits for too.
-    """
-    from napari_greentea.events import IterationDone, Validated
-
+    trainer.train_config = trainer.train_config.replace(seconds=seconds)
     curve = trainer.__dict__.setdefault("held_out_curve", [])
-    previews = trainer.__dict__.setdefault("previews", [])
-    stop = threading.Event()
-    viewer = None
-    if PREVIEW["mode"]:
-        viewer = threading.Thread(target=_preview_loop, args=(trainer, stop, previews))
-        trainer.train_config = trainer.train_config.replace(seconds=0)
-    else:
-        trainer.train_config = trainer.train_config.replace(seconds=seconds)
     tic = time.perf_counter()
-    if viewer is not None:
-        viewer.start()
     for event in trainer.run():
         if isinstance(event, Validated) and "held_out_accuracy" in event.metrics:
             curve.append((event.iteration, round(event.metrics["held_out_accuracy"], 4)))
-        if (viewer is not None and isinstance(event, IterationDone)
-                and time.perf_counter() - tic >= seconds):
-            trainer.stop()
-    stop.set()
-    if viewer is not None:
-        viewer.join()
-    trainer._stop.clear()  # the next segment continues the same run
     return time.perf_counter() - tic
 
 
@@ -217,7 +166,6 @@ def run_times(method, raw, gt, labels, seed, times, test, tta=True, save_dir=Non
             Path(save_dir).mkdir(parents=True, exist_ok=True)
             trainer.checkpoint().save(Path(save_dir) / f"{method}_s{seed}_{point:g}s.npz")
         row = {"method": method, "seed": seed, "time": point, "iterations": trainer.iteration,
-               "previews": len(getattr(trainer, "previews", [])),
                "segment_wall_s": round(wall, 1), "load": round(os.getloadavg()[0], 2), **facts}
         row.update(evaluate(trainer, raw, gt, test, tta))
         print(json.dumps(row), flush=True)
@@ -260,22 +208,19 @@ def run_forest(raw, gt, labels, seed: int, test) -> dict:
 def markdown(out: dict) -> str:
     lines = [f"# Scribbles benchmark `{out['tag']}`", "",
              (f"{out['machine']}; torch threads {out['threads']}; load at start "
-              f"{out['load_start']}; strokes: brush 3 px, seeds {out['seeds']}; busy core "
-              f"{out.get('busy', False)}; live preview {out.get('preview') or 'off'}"
-              + (f" every {out['preview_every_s']} s" if out.get("preview") else "") + "."), "",
+              f"{out['load_start']}; strokes: brush 3 px, seeds {out['seeds']}."), "",
              ("| method | protocol | seed | time s / round | iterations | V_rand | V_rand TTA "
-              "| V_info | V_info TTA | pixel error | labeled % | pretrain s | previews | load |"),
-             "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+              "| V_info | V_info TTA | pixel error | labeled % | pretrain s | load |"),
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in out["rows"]:
         tta = r.get("tta", {})
         when = r.get("time", r.get("round", ""))
-        method = r["method"] + (f" (preview {r['preview']})" if r.get("preview") else "")
         lines.append(
-            f"| {method} | {r.get('protocol', 'time')} | {r['seed']} | {when} | "
+            f"| {r['method']} | {r.get('protocol', 'time')} | {r['seed']} | {when} | "
             f"{r.get('iterations', '')} | {r['v_rand']:.4f} | {tta.get('v_rand', '')} | "
             f"{r['v_info']:.4f} | {tta.get('v_info', '')} | {r['pixel_error']:.4f} | "
             f"{100 * r.get('labeled_fraction', 0):.2f} | {r.get('pretrain_s', '')} | "
-            f"{r.get('previews', '')} | {r.get('load', '')} |")
+            f"{r.get('load', '')} |")
     return "\n".join(lines) + "\n"
 
 
@@ -292,10 +237,6 @@ def main() -> None:
     p.add_argument("--rounds", action="store_true", help="the correction-round protocol")
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--busy", action="store_true", help="spin one core meanwhile (a busy GUI)")
-    p.add_argument("--preview", default="",
-                   help="simulated live preview modes, comma-separated: between, beside "
-                        "(see the module docstring)")
-    p.add_argument("--preview-every", type=float, default=1.0)
     p.add_argument("--tta-methods", default="new,pre", help="methods also scored with TTA")
     p.add_argument("--tag", default="final")
     p.add_argument("--save-dir", help="save the model at each time point here")
@@ -304,11 +245,6 @@ def main() -> None:
     args = p.parse_args()
     torch.set_num_threads(args.threads)
     raw, gt = load()
-    modes = [m for m in args.preview.split(",") if m]
-    if any(m not in ("between", "beside") for m in modes):
-        p.error(f"--preview takes between and/or beside, got {args.preview!r}")
-    args.preview_modes = modes or [None]
-    PREVIEW.update(every=args.preview_every, image=raw[0])
     times = [float(t) for t in args.times.split(",")]
     lo, hi = (int(v) for v in args.test.split(":"))
     test = slice(lo, hi)
@@ -316,8 +252,7 @@ def main() -> None:
     out = {"tag": args.tag, "machine": f"{platform.processor() or platform.machine()}, "
            f"{os.cpu_count()} cores", "threads": args.threads, "seeds": seeds,
            "test_slices": args.test, "load_start": round(os.getloadavg()[0], 2),
-           "busy": args.busy, "preview": args.preview or None,
-           "preview_every_s": args.preview_every if args.preview else None, "rows": []}
+           "busy": args.busy, "rows": []}
 
     def save() -> None:
         RESULTS.mkdir(exist_ok=True)
@@ -345,13 +280,11 @@ def run_seed(args, raw, gt, seed: int, times, test, out: dict) -> None:
         if args.rounds:
             out["rows"].extend(run_rounds(method, raw, gt, seed, times[0], test,
                                           pretrain_seconds=args.pretrain_seconds))
-            continue
-        tta = method in args.tta_methods.split(",")
-        for mode in args.preview_modes:
-            PREVIEW["mode"] = mode
+        else:
+            tta = method in args.tta_methods.split(",")
             for row in run_times(method, raw, gt, labels, seed, times, test, tta,
                                  args.save_dir, args.pretrain_seconds):
-                out["rows"].append({**row, "preview": mode, "labeled_fraction": frac})
+                out["rows"].append({**row, "labeled_fraction": frac})
 
 
 if __name__ == "__main__":
