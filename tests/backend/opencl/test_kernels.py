@@ -21,14 +21,6 @@ FW = dict(rtol=1e-4, atol=1e-5)
 BW = dict(rtol=1e-3, atol=1e-4)
 
 
-@pytest.fixture(scope="module")
-def ops():
-    from napari_greentea.backend.opencl._device import context_for, select_device
-    from napari_greentea.backend.opencl._ops import Ops
-
-    return Ops(context_for(select_device(None).index))
-
-
 def _rand(rng, *shape):
     return rng.standard_normal(shape).astype(np.float32)
 
