@@ -68,7 +68,10 @@ class Pretrained:
     ``spec`` is the architecture pretrained (its ``num_classes`` is the
     number of features regressed, irrelevant to stroke training);
     ``preprocess`` the normalisation and channels the network saw, which
-    stroke training should use too (``Trainer(preprocess=...)``).
+    stroke training should use too (``Trainer(preprocess=...)``);
+    ``config`` the budget and optimiser settings of the run, kept so that a
+    saved file says how it was made (None for files written before it was
+    recorded).
     """
 
     spec: ModelSpec
@@ -77,6 +80,7 @@ class Pretrained:
     iterations: int
     seconds: float
     loss: float
+    config: PretrainConfig | None = None
 
     def __post_init__(self) -> None:
         graph = dense_graph(self.spec)
@@ -87,6 +91,8 @@ class Pretrained:
         meta = {"format": PRETRAINED_FORMAT, "spec": self.spec.to_dict(),
                 "preprocess": self.preprocess.to_dict(), "iterations": self.iterations,
                 "seconds": self.seconds, "loss": self.loss}
+        if self.config is not None:
+            meta["config"] = self.config.to_dict()
         arrays = {f"w/{k}": np.asarray(v) for k, v in self.weights.items()}
         return write_archive(path, meta, arrays, WHAT)
 
@@ -98,7 +104,9 @@ class Pretrained:
                        weights={k[2:]: v for k, v in arrays.items() if k.startswith("w/")},
                        preprocess=PreprocessConfig.from_dict(meta["preprocess"]),
                        iterations=int(meta["iterations"]), seconds=float(meta["seconds"]),
-                       loss=float(meta["loss"]))
+                       loss=float(meta["loss"]),
+                       config=PretrainConfig.from_dict(meta["config"]) if "config" in meta
+                       else None)
         except (ValueError, KeyError, TypeError) as err:
             raise ValueError(f"{path} is not a usable {WHAT}: {err}") from err
 
@@ -274,4 +282,4 @@ class Pretrainer:
             spec=self.spec.replace(num_classes=graph.num_classes),
             weights={k: v for k, v in weights.items() if k not in skip},
             preprocess=self.preprocess, iterations=self.iteration, seconds=self.elapsed_s,
-            loss=self.loss)
+            loss=self.loss, config=self.config)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import threading
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -133,6 +134,9 @@ def test_save_load_round_trip(tmp_path):
     assert (back.spec, back.preprocess, back.iterations, back.seconds, back.loss) == (
         pre.spec, pre.preprocess, 7, 1.5, 0.25)
     assert all(np.array_equal(back.weights[k], v) for k, v in pre.weights.items())
+    assert back.config is None  # a file written without its settings still loads
+    recorded = Pretrained.load(replace(pre, config=QUICK).save(tmp_path / "recorded"))
+    assert recorded.config == QUICK
     with pytest.raises(ValueError, match=r"is a pretrained network .* not a checkpoint"):
         Checkpoint.load(path)
     ckpt = tmp_path / "model.npz"
@@ -149,6 +153,7 @@ def test_stroke_training_starts_from_the_pretrained_weights(image):
     pretrainer = Pretrainer([image], SPEC, QUICK.replace(iterations=2), backend="torch-cpu")
     list(pretrainer.run())
     pre = pretrainer.result()
+    assert pre.config == QUICK.replace(iterations=2)
     _, labels = synthetic_membranes((64, 64), seed=3)
     trainer = Trainer(SPEC, [LabeledImage(image, labels)], preprocess=pre.preprocess,
                       train=TrainConfig(iterations=1, output_size=24), backend="torch-cpu",
