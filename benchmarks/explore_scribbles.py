@@ -39,16 +39,32 @@ import os
 import platform
 import time
 
+import numpy as np
 from bench_scribbles import RESULTS, TRAIN, load, run_forest, scores, strokes
 
 from napari_greentea.preprocess import preprocess_image
+
+
+def feature_planes(raw) -> np.ndarray:
+    """(Z, 1 + F, Y, X): each slice and its filter-bank responses, as input channels."""
+    from napari_greentea.features import plane_features
+
+    return np.stack([np.concatenate([np.asarray(p, np.float32)[None], plane_features(p)])
+                     for p in raw])
 
 
 def run_proto(method, raw, gt, labels, seed: int, times, budget: str, test,
               tta: bool = False) -> list[dict]:
     from scribble_proto import Proto, time_steps
 
-    pre = preprocess_image(raw[TRAIN])
+    if method.extra.get("features"):
+        from napari_greentea.channels import ChannelImage
+
+        pre = preprocess_image(ChannelImage(feature_planes(raw[TRAIN]), 1))
+        test_input = feature_planes(raw[test])
+    else:
+        pre = preprocess_image(raw[TRAIN])
+        test_input = raw[test]
     proto = Proto(method, pre, labels, seed=seed)
     step_s = time_steps(Proto(method, pre, labels, seed=seed)) if budget == "iterations" else 0
     rows = []
@@ -66,18 +82,18 @@ def run_proto(method, raw, gt, labels, seed: int, times, budget: str, test,
         row = {"method": method.name, "seed": seed, "time": point, "iterations": proto.iteration,
                "step_ms": round(step_s * 1e3, 1), "wall_train_s": round(clock, 1),
                "load": round(os.getloadavg()[0], 2)}
-        prob = proto.predict(raw[test])
+        prob = proto.predict(test_input)
         row.update(scores(prob[-1], gt[test]))
         if tta and not method.tta:
             proto.m = method.with_(tta=True)
-            row["tta"] = scores(proto.predict(raw[test])[-1], gt[test])
+            row["tta"] = scores(proto.predict(test_input)[-1], gt[test])
             proto.m = method
         if method.holdout and proto.best is not None:
             target = proto.averaged or proto.module
             current = {k: v.clone() for k, v in target.state_dict().items()}
             target.load_state_dict(proto.best[2])
             row["best_iteration"] = proto.best[1]
-            row["best"] = scores(proto.predict(raw[test])[-1], gt[test])
+            row["best"] = scores(proto.predict(test_input)[-1], gt[test])
             target.load_state_dict(current)
         print(json.dumps(row), flush=True)
         rows.append(row)

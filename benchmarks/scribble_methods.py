@@ -36,4 +36,7 @@ METHODS = {
     "pseudo05_ema": OLD.with_(name="pseudo05_ema", pseudo=0.5, pseudo_conf=0.95, ema_eval=0.99),
     "f32_ema": OLD.with_(name="f32_ema", fmaps=32, ema_eval=0.99),
     "p64_ema": OLD.with_(name="p64_ema", patch=64, batch=8, ema_eval=0.99),
+    "ema2": OLD.with_(name="ema2", ema_eval=0.99, threads=2),
+    "feat_ema2": OLD.with_(name="feat_ema2", ema_eval=0.99, threads=2,
+                           extra={"features": True}),
 }

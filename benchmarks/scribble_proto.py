@@ -72,7 +72,8 @@ class Proto:
     def __init__(self, m: Method, images, labels, seed: int = 0) -> None:
         torch.set_num_threads(m.threads)
         self.m = m
-        self.spec = preset("u", "interactive", depth=m.depth, base_fmaps=m.fmaps)
+        self.spec = preset("u", "interactive", depth=m.depth, base_fmaps=m.fmaps,
+                           in_channels=1 if images.ndim == 3 else images.shape[0])
         self.graph = dense_graph(self.spec)
         self.input_size = self.graph.input_size_for(m.patch)
         self.output_size = self.graph.output_size(self.input_size)
@@ -225,21 +226,35 @@ class Proto:
                 return module(x).numpy()
         return run
 
+    def predict_with(self, module, raw):
+        """:meth:`predict` with another module's weights (e.g. a second average)."""
+        saved = self.averaged
+        self.averaged = module
+        try:
+            return self.predict(raw)
+        finally:
+            self.averaged = saved
+
     def predict(self, raw):
+        """Probabilities of (Z, Y, X) ``raw``, or of (Z, C, Y, X) channel planes."""
+        from napari_greentea.channels import ChannelImage
         from napari_greentea.predict import predict_image
+
+        def image(a):
+            a = np.ascontiguousarray(a)
+            return ChannelImage(a, 1) if a.ndim == 4 else a
 
         self.module.eval()
         try:
             if not self.m.tta:
-                return predict_image(self.predictor(), self.graph, raw, block=256)
+                return predict_image(self.predictor(), self.graph, image(raw), block=256)
             acc = None
             for k in range(4):
                 for flip in (False, True):
                     img = np.rot90(raw, k, axes=(-2, -1))
                     if flip:
                         img = img[..., ::-1]
-                    p = predict_image(self.predictor(), self.graph, np.ascontiguousarray(img),
-                                      block=256)
+                    p = predict_image(self.predictor(), self.graph, image(img), block=256)
                     if flip:
                         p = p[..., ::-1]
                     p = np.rot90(p, -k, axes=(-2, -1))

@@ -1,0 +1,71 @@
+"""Can Segment's settings alone bring merges on ISBI slice 20 under 5 %?
+
+Reads the 60-s probability maps that ``explore_ensemble.py --probs DIR``
+saved (method ``ema2`` by default), segments slices 10-19 and 20-29 with a
+grid of watershed settings (distance seeds: peak/saddle depth x interior
+threshold; h-minima seeds: depth) and reports the mean over seeds of the
+instance V_rand, merge % and split % (``metrics.merge_split_counts``), and
+those of slice 20 alone.
+
+Usage: python benchmarks/explore_segment_sweep.py /tmp/probs --method ema2
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+import tifffile
+
+from napari_greentea.metrics import instance_scores, merge_split_counts
+from napari_greentea.segment import segment
+
+DATA = Path(os.environ.get("GREENTEA_DATA_DIR", Path(__file__).resolve().parents[2]
+                           / "shared" / "data" / "isbi2012"))
+SETTINGS = ([("distance", d, t) for d in (1.3, 1.6, 2.0) for t in (0.3, 0.5, 0.7)]
+            + [("hminima", d, 0.5) for d in (0.05, 0.1, 0.2)])
+RANGES = {"10:20": slice(10, 20), "20:30": slice(20, 30)}
+
+
+def main() -> None:
+    p = argparse.ArgumentParser()
+    p.add_argument("probs", type=Path)
+    p.add_argument("--method", default="ema2")
+    p.add_argument("--seeds", default="0,1,2")
+    args = p.parse_args()
+    truth = tifffile.imread(DATA / "train-labels.tif") > 0
+    rows = []
+    for seed in (int(s) for s in args.seeds.split(",")):
+        maps = np.load(args.probs / f"probs_s{seed}.npz")
+        for rng, sl in RANGES.items():
+            cell = maps[f"{args.method}|{rng}"]
+            for kind, depth, threshold in SETTINGS:
+                seg = segment(1 - cell, seeds=kind, seed_depth=depth, threshold=threshold)
+                counts = merge_split_counts(seg, truth[sl])
+                row = {"seed": seed, "slices": rng, "seeds": kind, "depth": depth,
+                       "threshold": threshold, **instance_scores(seg, truth[sl]),
+                       "merge_percent": counts["merge_percent"],
+                       "split_percent": counts["split_percent"]}
+                if rng == "20:30":
+                    first = merge_split_counts(seg[0], truth[20])
+                    row["slice_20"] = {k: first[k] for k in ("merge_percent", "split_percent")}
+                rows.append(row)
+    groups = collections.defaultdict(list)
+    for row in rows:
+        groups[(row["slices"], row["seeds"], row["depth"], row["threshold"])].append(row)
+    for key, group in sorted(groups.items()):
+        mean = {k: float(np.mean([r[k] for r in group]))
+                for k in ("v_rand", "merge_percent", "split_percent")}
+        if key[0] == "20:30":
+            for k in ("merge_percent", "split_percent"):
+                mean[f"slice_20_{k}"] = float(np.mean([r["slice_20"][k] for r in group]))
+        print(json.dumps({"slices": key[0], "seeds": key[1], "depth": key[2],
+                          "threshold": key[3], **{k: round(v, 3) for k, v in mean.items()}}))
+
+
+if __name__ == "__main__":
+    main()
