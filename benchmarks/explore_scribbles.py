@@ -53,11 +53,25 @@ def feature_planes(raw) -> np.ndarray:
                      for p in raw])
 
 
+def neighbour_planes(stack, z: slice) -> np.ndarray:
+    """(Z, 3, Y, X): slices ``z`` with the slice before and after each as extra channels
+    (the stack's first / last slice repeats at its ends)."""
+    idx = np.arange(len(stack))[z]
+    before = np.clip(idx - 1, 0, len(stack) - 1)
+    after = np.clip(idx + 1, 0, len(stack) - 1)
+    return np.stack([stack[before], stack[idx], stack[after]], axis=1)
+
+
 def run_proto(method, raw, gt, labels, seed: int, times, budget: str, test,
               tta: bool = False) -> list[dict]:
     from scribble_proto import Proto, time_steps
 
-    if method.extra.get("features"):
+    if method.extra.get("neighbours"):
+        from napari_greentea.channels import ChannelImage
+
+        pre = preprocess_image(ChannelImage(neighbour_planes(raw, TRAIN), 1))
+        test_input = neighbour_planes(raw, test)
+    elif method.extra.get("features"):
         from napari_greentea.channels import ChannelImage
 
         pre = preprocess_image(ChannelImage(feature_planes(raw[TRAIN]), 1))

@@ -39,4 +39,8 @@ METHODS = {
     "ema2": OLD.with_(name="ema2", ema_eval=0.99, threads=2),
     "feat_ema2": OLD.with_(name="feat_ema2", ema_eval=0.99, threads=2,
                            extra={"features": True}),
+    "nb_ema2": OLD.with_(name="nb_ema2", ema_eval=0.99, threads=2,
+                         extra={"neighbours": True}),
+    "inv_ema2": OLD.with_(name="inv_ema2", ema_eval=0.99, threads=2,
+                          extra={"inv_gamma": 1e-3}),
 }

@@ -198,6 +198,10 @@ class Proto:
             logits = self.module(x, logits=True)
         value = self.loss(logits, y, x)
         value.backward()
+        gamma = m.extra.get("inv_gamma")
+        if gamma:  # Caffe's "inv" policy: lr * (1 + gamma * it) ** -power
+            for group in self.opt.param_groups:
+                group["lr"] = m.lr * (1 + gamma * self.iteration) ** -m.extra.get("inv_power", 0.75)
         self.opt.step()
         if self.teacher is not None:
             with torch.no_grad():
