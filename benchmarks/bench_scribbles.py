@@ -15,7 +15,8 @@ Methods: ``new`` = the interactive recipe (``napari_greentea.recipes``);
 1e-3, 128-px patches, batch 2, no held-out strokes, no averaging);
 ``new-bf16`` = ``new`` with bf16 autocast; ``new-adaptive`` = ``new`` with the
 Train widget's adaptive torch thread count (``--threads`` fixes it for the
-others); ``pre`` = ``new`` started from
+others); ``pre-smooth`` = ``pre`` keeping weights on the mean of the last 5 held-out
+scores (``smoothed_keeping``); ``pre`` = ``new`` started from
 ``--pretrain-seconds`` of the Train widget's background pretraining
 (``napari_greentea.pretrain``: the network regresses the filter bank of the
 image, no labels) on slices 0-19 as ``bounded_sample`` cuts them, seeded
@@ -90,8 +91,35 @@ def make_trainer(method: str, images, labels, seed: int, init=None):
         train, loss = recipe("interactive", train={
             "iterations": 10**9, "seed": seed, "bf16": method.endswith("bf16"),
             "threads": ADAPTIVE_THREADS if "adaptive" in method else 0})
-    return Trainer(preset("u", "interactive"), [LabeledImage(images, labels)], train=train,
-                   loss=loss, backend="torch-cpu", init_from=init)
+    trainer = Trainer(preset("u", "interactive"), [LabeledImage(images, labels)], train=train,
+                      loss=loss, backend="torch-cpu", init_from=init)
+    if method.endswith("-smooth") and trainer.held_out is not None:
+        smoothed_keeping(trainer.held_out)
+    return trainer
+
+
+def smoothed_keeping(held, window: int = 5, tolerance: float = 0.005) -> None:
+    """Make ``held`` (a ``HeldOutStrokes``) keep the latest weights while the mean of the
+    last ``window`` held-out scores is within ``tolerance`` of its best such mean.
+
+    A candidate rule, tried here before the core: single validations scatter by
+    0.005-0.01, which hides a slow decline inside the core's 0.02 tolerance.
+    """
+    scores: list[float] = []
+    best = [-np.inf]
+
+    def offer(iteration, score, weights) -> bool:
+        scores.append(score)
+        held.best_score = max(held.best_score, score)
+        mean = float(np.mean(scores[-window:]))
+        best[0] = max(best[0], mean)
+        if mean < best[0] - tolerance:
+            return False
+        held.best_iteration = iteration
+        held.best_weights = {k: np.array(v, copy=True) for k, v in weights().items()}
+        return True
+
+    held.offer = offer
 
 
 def train_for(trainer, seconds: float) -> float:
@@ -144,7 +172,7 @@ def pretrain(raw, seed: int, seconds: float) -> tuple[object, float]:
 
 def start_weights(method, raw, seed, pretrain_seconds):
     """``(initial checkpoint or None, facts to report)`` of ``method``."""
-    if method != "pre":
+    if not method.startswith("pre"):
         return None, {}
     from napari_greentea.models import preset
 
