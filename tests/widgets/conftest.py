@@ -43,3 +43,22 @@ def _paint_scribbles(viewer, annotate):
 def paint_scribbles():
     """Create the labels layer through Annotate and fill it with scribbles."""
     return _paint_scribbles
+
+
+@pytest.fixture
+def start_long_training():
+    """Paint scribbles and start a 100,000-iteration run (live preview off) in the Train
+    widget, for tests that act on a run in progress; returns ``(annotate, train)``."""
+
+    def start(viewer):
+        from napari_greentea.widgets._annotate import AnnotateWidget
+        from napari_greentea.widgets._train import TrainWidget
+
+        annotate, train = AnnotateWidget(viewer), TrainWidget(viewer)
+        train._preview_check.value = False
+        _paint_scribbles(viewer, annotate)
+        train._iter_spin.value = 100_000
+        assert train._start()
+        return annotate, train
+
+    return start

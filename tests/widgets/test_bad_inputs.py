@@ -75,12 +75,8 @@ def test_predict_without_model(sample_viewer, errors):
     assert "model" in errors[-1]
 
 
-def test_training_while_running_is_refused(sample_viewer, errors, qtbot, paint_scribbles):
-    annotate, train = AnnotateWidget(sample_viewer), TrainWidget(sample_viewer)
-    train._preview_check.value = False
-    paint_scribbles(sample_viewer, annotate)
-    train._iter_spin.value = 100_000
-    assert train._start()
+def test_training_while_running_is_refused(sample_viewer, errors, qtbot, start_long_training):
+    _, train = start_long_training(sample_viewer)
     assert not train._start()
     assert "already running" in errors[-1]
     with qtbot.waitSignal(train.worker.finished, timeout=30_000):

@@ -86,13 +86,9 @@ def test_full_loop(sample_viewer, qtbot, tmp_path, paint_scribbles):
     assert fresh._load(str(saved)).iteration == 60
 
 
-def test_stop_and_resume(sample_viewer, qtbot, paint_scribbles):
+def test_stop_and_resume(sample_viewer, qtbot, start_long_training):
     viewer = sample_viewer
-    annotate, train = AnnotateWidget(viewer), TrainWidget(viewer)
-    train._preview_check.value = False
-    paint_scribbles(viewer, annotate)
-    train._iter_spin.value = 100_000
-    assert train._start()
+    _, train = start_long_training(viewer)
     qtbot.waitUntil(lambda: train.trainer is not None and train.trainer.iteration >= 3,
                     timeout=30_000)
     train._on_pause_clicked()

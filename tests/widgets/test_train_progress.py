@@ -8,19 +8,11 @@ from __future__ import annotations
 import pytest
 from napari.utils import progress
 
-from napari_greentea.widgets._annotate import AnnotateWidget
-from napari_greentea.widgets._train import TrainWidget
-
 pytestmark = pytest.mark.gui
 
 
-def test_progress_without_napari_activity_indicator(sample_viewer, qtbot, paint_scribbles):
-    viewer = sample_viewer
-    annotate, train = AnnotateWidget(viewer), TrainWidget(viewer)
-    train._preview_check.value = False
-    paint_scribbles(viewer, annotate)
-    train._iter_spin.value = 100_000
-    assert train._start()
+def test_progress_without_napari_activity_indicator(sample_viewer, qtbot, start_long_training):
+    _, train = start_long_training(sample_viewer)
     qtbot.waitUntil(lambda: "/ 100,000" in train._status_label.value, timeout=60_000)
     assert len(progress._all_instances) == 0
     with qtbot.waitSignal(train.worker.finished, timeout=30_000):
