@@ -13,7 +13,7 @@ import pytest
 
 from napari_greentea.backend import available_backends, get_backend
 
-BACKENDS = ("torch-cpu", "opencl")
+BACKENDS = ("torch-cpu", "torch-cuda", "opencl")
 
 
 def _backend(name):

@@ -62,6 +62,21 @@ def backend_name(device: str) -> str:
     return "torch-cpu"
 
 
+def full_float32_on_gpu() -> None:
+    """Turn off TensorFloat-32 in cuDNN convolutions and cuBLAS matmuls.
+
+    torch lets cuDNN use TF32 (10-bit mantissa) for float32 convolutions on
+    Ampere and newer GPUs by default, which moves outputs by ~1e-3 relative:
+    the same checkpoint would then predict differently on a GPU than on the CPU
+    or OpenCL backends, which agree to ~1e-6. Reduced precision is asked for
+    explicitly instead (``bf16``). The switches are process-wide in torch.
+    """
+    import torch
+
+    torch.backends.cudnn.allow_tf32 = False
+    torch.backends.cuda.matmul.allow_tf32 = False
+
+
 class TorchPredictor:
     """Inference with a :class:`GraphModule` on one torch device.
 
@@ -89,6 +104,8 @@ class TorchBackend:
     def __init__(self, device: str | None = "auto") -> None:
         self.device = resolve_device(device)
         self.name = backend_name(self.device)
+        if self.device.startswith("cuda"):
+            full_float32_on_gpu()
 
     def device_info(self) -> DeviceInfo:
         import torch
