@@ -144,6 +144,7 @@ def main() -> dict | None:
     parser.add_argument("--threads", default="0",
                         help="torch thread counts to measure, comma-separated "
                              "(0: torch's, -1: adaptive)")
+    parser.add_argument("--loads", default="idle,busy")
     parser.add_argument("--cell", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.cell:
@@ -155,10 +156,10 @@ def main() -> dict | None:
     precisions = ["fp32"] + (["bf16"] if bf16_supported() else [])
     for kind in args.kinds.split(","):
         for backend in args.backends.split(","):
-            torch_cell = backend.startswith("torch")
-            for precision in precisions if torch_cell else ["fp32"]:
-                for threads in [int(t) for t in args.threads.split(",")] if torch_cell else [0]:
-                    for load in ("idle", "busy"):
+            cpu_cell = backend == "torch-cpu"  # _precision's autocast is the CPU's
+            for precision in precisions if cpu_cell else ["fp32"]:
+                for threads in [int(t) for t in args.threads.split(",")] if cpu_cell else [0]:
+                    for load in args.loads.split(","):
                         rows.append(_cell(kind, backend, precision, load, args.seconds,
                                           threads))
                         print(json.dumps(rows[-1]), flush=True)
