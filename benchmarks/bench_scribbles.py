@@ -16,7 +16,9 @@ Methods: ``new`` = the interactive recipe (``napari_greentea.recipes``);
 ``new-bf16`` = ``new`` with bf16 autocast; ``new-adaptive`` = ``new`` with the
 Train widget's adaptive torch thread count (``--threads`` fixes it for the
 others); ``pre-smooth`` = ``pre`` keeping weights on the mean of the last 5 held-out
-scores (``smoothed_keeping``); ``pre`` = ``new`` started from
+scores (``SmoothedKeeping``); ``pre-both`` = ``pre`` served by the core's rule,
+with the smoothed rule (row key ``smooth``) and the unkept latest weights
+(``latest``) scored beside it on the same run; ``pre`` = ``new`` started from
 ``--pretrain-seconds`` of the Train widget's background pretraining
 (``napari_greentea.pretrain``: the network regresses the filter bank of the
 image, no labels) on slices 0-19 as ``bounded_sample`` cuts them, seeded
@@ -61,6 +63,8 @@ TRAIN, TEST = slice(0, 5), slice(20, 30)
 #: The "opened image" pretraining reads: the training part of the stack, never the score slices.
 PRETRAIN = slice(0, 20)
 OLD = {"train": dict(batch_size=2, output_size=128), "loss": dict(class_balance="histeq")}
+#: The backend every method trains on (``--backend``); the quality bars are torch-cpu's.
+BACKEND = "torch-cpu"
 
 
 def load():
@@ -92,34 +96,58 @@ def make_trainer(method: str, images, labels, seed: int, init=None):
             "iterations": 10**9, "seed": seed, "bf16": method.endswith("bf16"),
             "threads": ADAPTIVE_THREADS if "adaptive" in method else 0})
     trainer = Trainer(preset("u", "interactive"), [LabeledImage(images, labels)], train=train,
-                      loss=loss, backend="torch-cpu", init_from=init)
-    if method.endswith("-smooth") and trainer.held_out is not None:
-        smoothed_keeping(trainer.held_out)
+                      loss=loss, backend=BACKEND, init_from=init)
+    if method.endswith(("-smooth", "-both")) and trainer.held_out is not None:
+        trainer.shadow_rule = smoothed_keeping(trainer.held_out, method.endswith("-both"))
     return trainer
 
 
-def smoothed_keeping(held, window: int = 5, tolerance: float = 0.005) -> None:
-    """Make ``held`` (a ``HeldOutStrokes``) keep the latest weights while the mean of the
-    last ``window`` held-out scores is within ``tolerance`` of its best such mean.
+class SmoothedKeeping:
+    """Keep the latest weights while the mean of the last ``window`` held-out scores
+    is within ``tolerance`` of its best such mean.
 
     A candidate rule, tried here before the core: single validations scatter by
     0.005-0.01, which hides a slow decline inside the core's 0.02 tolerance.
     """
-    scores: list[float] = []
-    best = [-np.inf]
 
-    def offer(iteration, score, weights) -> bool:
-        scores.append(score)
-        held.best_score = max(held.best_score, score)
-        mean = float(np.mean(scores[-window:]))
-        best[0] = max(best[0], mean)
-        if mean < best[0] - tolerance:
+    def __init__(self, window: int = 5, tolerance: float = 0.005) -> None:
+        self.window, self.tolerance = window, tolerance
+        self.scores: list[float] = []
+        self.best_mean = -np.inf
+        self.kept_iteration: int | None = None
+        self.kept_weights: dict | None = None
+
+    def offer(self, iteration, score, weights) -> bool:
+        self.scores.append(score)
+        mean = float(np.mean(self.scores[-self.window:]))
+        self.best_mean = max(self.best_mean, mean)
+        if mean < self.best_mean - self.tolerance:
             return False
-        held.best_iteration = iteration
-        held.best_weights = {k: np.array(v, copy=True) for k, v in weights().items()}
+        self.kept_iteration = iteration
+        self.kept_weights = {k: np.array(v, copy=True) for k, v in weights().items()}
         return True
 
+
+def smoothed_keeping(held, shadow: bool = False) -> SmoothedKeeping:
+    """Route ``held``'s (a ``HeldOutStrokes``) offers through a :class:`SmoothedKeeping`.
+
+    ``shadow=False``: the smoothed rule decides what is served. ``shadow=True``:
+    the core's rule still serves, the smoothed rule keeps its own weights beside
+    it, so one training run scores both rules (``evaluate_shadow``).
+    """
+    rule, core_offer = SmoothedKeeping(), held.offer
+
+    def offer(iteration, score, weights) -> bool:
+        kept = rule.offer(iteration, score, weights)
+        if shadow:
+            return core_offer(iteration, score, weights)
+        held.best_score = max(held.best_score, score)
+        if kept:
+            held.best_iteration, held.best_weights = iteration, rule.kept_weights
+        return kept
+
     held.offer = offer
+    return rule
 
 
 def train_for(trainer, seconds: float) -> float:
@@ -164,7 +192,7 @@ def pretrain(raw, seed: int, seconds: float) -> tuple[object, float]:
 
     tic = time.perf_counter()
     pretrainer = Pretrainer([bounded_sample(raw[PRETRAIN])], preset("u", "interactive"),
-                            PretrainConfig(seconds=seconds, seed=seed), backend="torch-cpu")
+                            PretrainConfig(seconds=seconds, seed=seed), backend=BACKEND)
     for _ in pretrainer.run():
         pass
     return pretrainer.result(), time.perf_counter() - tic
@@ -196,9 +224,31 @@ def run_times(method, raw, gt, labels, seed, times, test, tta=True, save_dir=Non
         row = {"method": method, "seed": seed, "time": point, "iterations": trainer.iteration,
                "segment_wall_s": round(wall, 1), "load": round(os.getloadavg()[0], 2), **facts}
         row.update(evaluate(trainer, raw, gt, test, tta))
+        if method.endswith("-both"):
+            row["smooth"] = evaluate_shadow(trainer, raw, gt, test, tta)
+            row["latest"] = evaluate_shadow(trainer, raw, gt, test, tta, latest=True)
         print(json.dumps(row), flush=True)
         rows.append(row)
     return rows
+
+
+def evaluate_shadow(trainer, raw, gt, test, tta: bool, latest: bool = False) -> dict:
+    """``evaluate`` with the weights the shadow smoothed rule keeps (method ``*-both``),
+    or with the latest candidate weights, which no rule checked (``latest``)."""
+    held, rule = trainer.held_out, trainer.shadow_rule
+    if held is None or rule.kept_weights is None:
+        return {}
+    served = held.best_iteration, held.best_weights
+    if latest:
+        held.best_iteration, held.best_weights = trainer.iteration, trainer.candidate_weights()
+    else:
+        held.best_iteration, held.best_weights = rule.kept_iteration, rule.kept_weights
+    try:
+        row = evaluate(trainer, raw, gt, test, tta)
+    finally:
+        held.best_iteration, held.best_weights = served
+    row.pop("held_out_curve", None)
+    return row
 
 
 def run_rounds(method, raw, gt, seed, seconds, test, first=0.005, total=0.02,
@@ -268,9 +318,12 @@ def main() -> None:
     p.add_argument("--tta-methods", default="new,pre", help="methods also scored with TTA")
     p.add_argument("--tag", default="final")
     p.add_argument("--save-dir", help="save the model at each time point here")
+    p.add_argument("--backend", default="torch-cpu", help="e.g. torch-cuda on a GPU machine")
     p.add_argument("--pretrain-seconds", type=float, default=300.0,
                    help="pretraining before the strokes, for method pre")
     args = p.parse_args()
+    global BACKEND
+    BACKEND = args.backend
     torch.set_num_threads(args.threads)
     raw, gt = load()
     times = [float(t) for t in args.times.split(",")]
@@ -279,8 +332,8 @@ def main() -> None:
     seeds = [int(s) for s in args.seeds.split(",")]
     out = {"tag": args.tag, "machine": f"{platform.processor() or platform.machine()}, "
            f"{os.cpu_count()} cores", "threads": args.threads, "seeds": seeds,
-           "test_slices": args.test, "load_start": round(os.getloadavg()[0], 2),
-           "busy": args.busy, "rows": []}
+           "test_slices": args.test, "backend": args.backend,
+           "load_start": round(os.getloadavg()[0], 2), "busy": args.busy, "rows": []}
 
     def save() -> None:
         RESULTS.mkdir(exist_ok=True)
