@@ -65,6 +65,11 @@ PRETRAIN = slice(0, 20)
 OLD = {"train": dict(batch_size=2, output_size=128), "loss": dict(class_balance="histeq")}
 #: The backend every method trains on (``--backend``); the quality bars are torch-cpu's.
 BACKEND = "torch-cpu"
+#: Changes to the interactive recipe's train / loss fields (``--train-extra``, ``--loss-extra``).
+TRAIN_EXTRA: dict = {}
+LOSS_EXTRA: dict = {}
+#: Folder of pretrained weights per seed and budget (``--pretrain-cache``), or None.
+PRETRAIN_CACHE: Path | None = None
 
 
 def load():
@@ -94,7 +99,8 @@ def make_trainer(method: str, images, labels, seed: int, init=None):
     else:
         train, loss = recipe("interactive", train={
             "iterations": 10**9, "seed": seed, "bf16": method.endswith("bf16"),
-            "threads": ADAPTIVE_THREADS if "adaptive" in method else 0})
+            "threads": ADAPTIVE_THREADS if "adaptive" in method else 0, **TRAIN_EXTRA},
+            loss=LOSS_EXTRA)
     trainer = Trainer(preset("u", "interactive"), [LabeledImage(images, labels)], train=train,
                       loss=loss, backend=BACKEND, init_from=init)
     if method.endswith(("-smooth", "-both")) and trainer.held_out is not None:
@@ -188,13 +194,19 @@ def pretrain(raw, seed: int, seconds: float) -> tuple[object, float]:
     from napari_greentea.config import PretrainConfig
     from napari_greentea.data.subsample import bounded_sample
     from napari_greentea.models import preset
-    from napari_greentea.pretrain import Pretrainer
+    from napari_greentea.pretrain import Pretrained, Pretrainer
 
+    cached = PRETRAIN_CACHE and PRETRAIN_CACHE / f"pre_s{seed}_{seconds:g}s.npz"
+    if cached and cached.exists():
+        return Pretrained.load(cached), float("nan")
     tic = time.perf_counter()
     pretrainer = Pretrainer([bounded_sample(raw[PRETRAIN])], preset("u", "interactive"),
                             PretrainConfig(seconds=seconds, seed=seed), backend=BACKEND)
     for _ in pretrainer.run():
         pass
+    if cached:
+        cached.parent.mkdir(parents=True, exist_ok=True)
+        pretrainer.result().save(cached)
     return pretrainer.result(), time.perf_counter() - tic
 
 
@@ -319,11 +331,17 @@ def main() -> None:
     p.add_argument("--tag", default="final")
     p.add_argument("--save-dir", help="save the model at each time point here")
     p.add_argument("--backend", default="torch-cpu", help="e.g. torch-cuda on a GPU machine")
+    p.add_argument("--train-extra", default="{}", help="JSON: recipe train fields to change")
+    p.add_argument("--loss-extra", default="{}", help="JSON: recipe loss fields to change")
+    p.add_argument("--pretrain-cache", help="reuse (or save) pretrained weights per seed here; "
+                   "pretrain_s is then NaN for reused ones")
     p.add_argument("--pretrain-seconds", type=float, default=300.0,
                    help="pretraining before the strokes, for method pre")
     args = p.parse_args()
-    global BACKEND
+    global BACKEND, TRAIN_EXTRA, LOSS_EXTRA, PRETRAIN_CACHE
     BACKEND = args.backend
+    TRAIN_EXTRA, LOSS_EXTRA = json.loads(args.train_extra), json.loads(args.loss_extra)
+    PRETRAIN_CACHE = Path(args.pretrain_cache) if args.pretrain_cache else None
     torch.set_num_threads(args.threads)
     raw, gt = load()
     times = [float(t) for t in args.times.split(",")]
@@ -333,6 +351,7 @@ def main() -> None:
     out = {"tag": args.tag, "machine": f"{platform.processor() or platform.machine()}, "
            f"{os.cpu_count()} cores", "threads": args.threads, "seeds": seeds,
            "test_slices": args.test, "backend": args.backend,
+           "train_extra": TRAIN_EXTRA, "loss_extra": LOSS_EXTRA,
            "load_start": round(os.getloadavg()[0], 2), "busy": args.busy, "rows": []}
 
     def save() -> None:
