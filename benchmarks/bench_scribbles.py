@@ -47,6 +47,7 @@ import json
 import os
 import platform
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -233,6 +234,9 @@ def run_times(method, raw, gt, labels, seed, times, test, tta=True, save_dir=Non
         if save_dir:  # the served model, e.g. for bench_segment_isbi.py
             Path(save_dir).mkdir(parents=True, exist_ok=True)
             trainer.checkpoint().save(Path(save_dir) / f"{method}_s{seed}_{point:g}s.npz")
+            if method.endswith("-both"):  # and the weights no rule checked
+                replace(trainer.checkpoint(), weights=trainer.candidate_weights()).save(
+                    Path(save_dir) / f"{method}_s{seed}_{point:g}s_latest.npz")
         row = {"method": method, "seed": seed, "time": point, "iterations": trainer.iteration,
                "segment_wall_s": round(wall, 1), "load": round(os.getloadavg()[0], 2), **facts}
         row.update(evaluate(trainer, raw, gt, test, tta))
