@@ -99,16 +99,43 @@ def test_averaged_run_predicts_with_the_average(pair):
         np.testing.assert_array_equal(served[key], value)
 
 
-def test_held_out_keeps_the_latest_weights_within_tolerance():
-    held = HeldOutStrokes(np.zeros((1, 1, 4, 4), np.float32), np.ones((1, 2, 2), np.int64),
-                          tolerance=0.02)
-    assert held.offer(10, 0.9, lambda: {"w": np.zeros(1)})
-    assert not held.offer(20, 0.8, lambda: {"w": np.ones(1)})  # a real drop: not served
-    assert held.best_iteration == 10
-    assert held.offer(30, 0.89, lambda: {"w": np.full(1, 2.0)})  # within 0.02 of the best
-    assert held.best_iteration == 30 and held.best_weights["w"][0] == 2.0
-    assert held.offer(40, 0.95, lambda: {"w": np.full(1, 3.0)})
-    assert not held.offer(50, 0.92, lambda: {"w": np.full(1, 4.0)})  # best is now 0.95
+def _offer_all(held, scores):
+    """Offer weights ``{"w": [i]}`` with each score in turn; what each offer returned."""
+    return [held.offer(10 * (i + 1), s, lambda i=i: {"w": np.full(1, float(i))})
+            for i, s in enumerate(scores)]
+
+
+def _held(**kw):
+    return HeldOutStrokes(np.zeros((1, 1, 4, 4), np.float32), np.ones((1, 2, 2), np.int64), **kw)
+
+
+def test_held_out_keeps_the_latest_weights_while_the_recent_mean_holds():
+    held = _held(tolerance=0.005, window=3)
+    # means of the last 3: .90, .905, .903, .9033 (best .905), .8933, .8867
+    assert _offer_all(held, [0.90, 0.91, 0.90, 0.90, 0.88, 0.88]) == [
+        True, True, True, True, False, False]
+    assert held.best_iteration == 40 and held.best_weights["w"][0] == 3.0
+    assert held.best_score == 0.91
+    # a recovery brings the recent mean back: later weights are served again
+    assert _offer_all(held, [0.92, 0.93, 0.93])[-1]
+    assert held.best_weights["w"][0] == 2.0  # the last offer of the second call
+
+
+def test_a_slow_decline_inside_single_score_tolerance_is_not_served():
+    """Scores sliding 0.004 per validation stay within 0.02 of the best for five
+    validations; the recent mean leaves the 0.005 tolerance after three."""
+    held = _held()  # the defaults: tolerance 0.005, window 5
+    scores = [0.96, 0.96, 0.96, 0.96, 0.96] + [0.96 - 0.004 * k for k in range(1, 9)]
+    kept = _offer_all(held, scores)
+    assert kept[:5] == [True] * 5 and not any(kept[8:])
+    assert held.best_iteration <= 80
+    with pytest.raises(ValueError, match="window"):
+        _held(window=0)
+
+
+def test_window_one_is_the_single_score_rule():
+    held = _held(tolerance=0.02, window=1)
+    assert _offer_all(held, [0.9, 0.8, 0.89, 0.95, 0.92]) == [True, False, True, True, False]
     assert held.best_score == 0.95 and held.best_weights["w"][0] == 3.0
 
 
