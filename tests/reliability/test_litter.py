@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 import tifffile
 
-from napari_greentea import cli
 from napari_greentea.checkpoint import Checkpoint, partial_path
+from napari_greentea.cli import predict as cli_predict
 from napari_greentea.io import write_tiff
 from napari_greentea.models import dense_graph, preset
 from napari_greentea.train import LabeledImage, Trainer
@@ -45,7 +45,7 @@ def test_unwritable_tiff_folder_is_found_before_predicting(stack_tif, tmp_path, 
     def never(*args, **kwargs):
         raise AssertionError("predicted although the output cannot be written")
 
-    monkeypatch.setattr(cli, "_predict_to", never)
+    monkeypatch.setattr(cli_predict, "_predict_to", never)
     (tmp_path / "a_file").write_text("")
     target = tmp_path / "a_file" / "out.tif"  # a folder that cannot exist
     code, err = run_cli(capsys, "predict", stack_tif, target, *FAST)
