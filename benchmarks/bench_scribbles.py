@@ -15,9 +15,10 @@ Methods: ``new`` = the interactive recipe (``napari_greentea.recipes``);
 1e-3, 128-px patches, batch 2, no held-out strokes, no averaging);
 ``new-bf16`` = ``new`` with bf16 autocast; ``new-adaptive`` = ``new`` with the
 Train widget's adaptive torch thread count (``--threads`` fixes it for the
-others); ``pre-smooth`` = ``pre`` keeping weights on the mean of the last 5 held-out
-scores (``SmoothedKeeping``); ``pre-both`` = ``pre`` served by the core's rule,
-with the smoothed rule (row key ``smooth``) and the unkept latest weights
+others); ``pre-both`` = ``pre`` served by the core's keeping rule, with the
+previous rule (the latest single held-out score within 0.02 of the best; row
+key ``previous_rule``; rows of runs before the core changed hold the mean-of-5
+rule under ``smooth`` instead) and the unkept latest weights
 (``latest``) scored beside it on the same run; ``pre`` = ``new`` started from
 ``--pretrain-seconds`` of the Train widget's background pretraining
 (``napari_greentea.pretrain``: the network regresses the filter bank of the
@@ -104,57 +105,28 @@ def make_trainer(method: str, images, labels, seed: int, init=None):
             loss=LOSS_EXTRA)
     trainer = Trainer(preset("u", "interactive"), [LabeledImage(images, labels)], train=train,
                       loss=loss, backend=BACKEND, init_from=init)
-    if method.endswith(("-smooth", "-both")) and trainer.held_out is not None:
-        trainer.shadow_rule = smoothed_keeping(trainer.held_out, method.endswith("-both"))
+    if method.endswith("-both") and trainer.held_out is not None:
+        trainer.shadow_rule = shadow_keeping(trainer.held_out, **PREVIOUS_RULE)
     return trainer
 
 
-class SmoothedKeeping:
-    """Keep the latest weights while the mean of the last ``window`` held-out scores
-    is within ``tolerance`` of its best such mean.
-
-    A candidate rule, tried here before the core: single validations scatter by
-    0.005-0.01, which hides a slow decline inside the core's 0.02 tolerance.
-    """
-
-    def __init__(self, window: int = 5, tolerance: float = 0.005) -> None:
-        self.window, self.tolerance = window, tolerance
-        self.scores: list[float] = []
-        self.best_mean = -np.inf
-        self.kept_iteration: int | None = None
-        self.kept_weights: dict | None = None
-
-    def offer(self, iteration, score, weights) -> bool:
-        self.scores.append(score)
-        mean = float(np.mean(self.scores[-self.window:]))
-        self.best_mean = max(self.best_mean, mean)
-        if mean < self.best_mean - self.tolerance:
-            return False
-        self.kept_iteration = iteration
-        self.kept_weights = {k: np.array(v, copy=True) for k, v in weights().items()}
-        return True
+#: The core's keeping rule before it judged the mean of recent scores.
+PREVIOUS_RULE = {"window": 1, "tolerance": 0.02}
 
 
-def smoothed_keeping(held, shadow: bool = False) -> SmoothedKeeping:
-    """Route ``held``'s (a ``HeldOutStrokes``) offers through a :class:`SmoothedKeeping`.
+def shadow_keeping(held, **rule):
+    """A second ``HeldOutStrokes`` with ``rule``'s settings, offered every score that
+    ``held`` gets, so one training run scores two keeping rules (``evaluate_shadow``)."""
+    from napari_greentea.selection import HeldOutStrokes
 
-    ``shadow=False``: the smoothed rule decides what is served. ``shadow=True``:
-    the core's rule still serves, the smoothed rule keeps its own weights beside
-    it, so one training run scores both rules (``evaluate_shadow``).
-    """
-    rule, core_offer = SmoothedKeeping(), held.offer
+    shadow, core_offer = HeldOutStrokes(held.windows, held.targets, **rule), held.offer
 
     def offer(iteration, score, weights) -> bool:
-        kept = rule.offer(iteration, score, weights)
-        if shadow:
-            return core_offer(iteration, score, weights)
-        held.best_score = max(held.best_score, score)
-        if kept:
-            held.best_iteration, held.best_weights = iteration, rule.kept_weights
-        return kept
+        shadow.offer(iteration, score, weights)
+        return core_offer(iteration, score, weights)
 
     held.offer = offer
-    return rule
+    return shadow
 
 
 def train_for(trainer, seconds: float) -> float:
@@ -241,7 +213,7 @@ def run_times(method, raw, gt, labels, seed, times, test, tta=True, save_dir=Non
                "segment_wall_s": round(wall, 1), "load": round(os.getloadavg()[0], 2), **facts}
         row.update(evaluate(trainer, raw, gt, test, tta))
         if method.endswith("-both"):
-            row["smooth"] = evaluate_shadow(trainer, raw, gt, test, tta)
+            row["previous_rule"] = evaluate_shadow(trainer, raw, gt, test, tta)
             row["latest"] = evaluate_shadow(trainer, raw, gt, test, tta, latest=True)
         print(json.dumps(row), flush=True)
         rows.append(row)
@@ -249,16 +221,16 @@ def run_times(method, raw, gt, labels, seed, times, test, tta=True, save_dir=Non
 
 
 def evaluate_shadow(trainer, raw, gt, test, tta: bool, latest: bool = False) -> dict:
-    """``evaluate`` with the weights the shadow smoothed rule keeps (method ``*-both``),
-    or with the latest candidate weights, which no rule checked (``latest``)."""
-    held, rule = trainer.held_out, trainer.shadow_rule
-    if held is None or rule.kept_weights is None:
+    """``evaluate`` with the weights the shadow rule keeps (method ``*-both``), or with
+    the latest candidate weights, which no rule checked (``latest``)."""
+    held, shadow = trainer.held_out, trainer.shadow_rule
+    if held is None or shadow.best_weights is None:
         return {}
     served = held.best_iteration, held.best_weights
     if latest:
         held.best_iteration, held.best_weights = trainer.iteration, trainer.candidate_weights()
     else:
-        held.best_iteration, held.best_weights = rule.kept_iteration, rule.kept_weights
+        held.best_iteration, held.best_weights = shadow.best_iteration, shadow.best_weights
     try:
         row = evaluate(trainer, raw, gt, test, tta)
     finally:
