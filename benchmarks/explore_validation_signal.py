@@ -78,8 +78,7 @@ def main() -> None:
                 suffix = "_latest" if kind == "latest" else ""
                 path = Path(args.dir) / f"{args.method}_s{seed}_{row['time']:g}s{suffix}.npz"
                 predict = trainer.backend.build(trainer.graph, Checkpoint.load(path).weights)
-                prob = np.concatenate([predict(held.windows[i : i + 8])
-                                       for i in range(0, len(held.windows), 8)])
+                prob = held.probabilities(predict)
                 table.append({"seed": seed, "time": row["time"], "weights": kind,
                               "v_rand": v_rand, **stroke_scores(prob, held.targets)})
                 print(json.dumps(table[-1]), flush=True)

@@ -105,14 +105,18 @@ class HeldOutStrokes:
     def pixels(self) -> int:
         return int((self.targets > 0).sum())
 
+    def probabilities(self, predict: Callable[[np.ndarray], np.ndarray],
+                      batch: int = 8) -> np.ndarray:
+        """Class probabilities of ``predict`` on the validation windows, ``batch`` at a time."""
+        return np.concatenate(
+            [predict(self.windows[i : i + batch]) for i in range(0, len(self.windows), batch)]
+        )
+
     def score(self, predict: Callable[[np.ndarray], np.ndarray], batch: int = 8) -> float:
         """Balanced accuracy of ``predict`` on the held-out stroke pixels."""
         from .data.holdout import balanced_accuracy
 
-        prob = np.concatenate(
-            [predict(self.windows[i : i + batch]) for i in range(0, len(self.windows), batch)]
-        )
-        return balanced_accuracy(prob, self.targets)
+        return balanced_accuracy(self.probabilities(predict, batch), self.targets)
 
     def offer(self, iteration: int, score: float, weights: Callable[[], Weights]) -> bool:
         """Keep ``weights()`` unless the mean of the last ``window`` scores, ``score``
