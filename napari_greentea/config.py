@@ -237,7 +237,12 @@ class TrainConfig(_Serializable):
     validation every ``validate_every`` iterations, and the best weights on
     them are the ones the trainer predicts with and saves. ``average`` > 0
     predicts (and validates) with an exponential moving average of the
-    weights with that decay per iteration. ``bf16`` runs the torch forward
+    weights with that decay per iteration. ``anchor_decay`` > 0 moves every
+    weight, after each optimiser step, that fraction of the way back to the
+    weights this run started from (L2-SP in decoupled form): a pretrained
+    start keeps what it learned from the whole image, and a few strokes
+    cannot drag the network far from it however long training runs.
+    ``bf16`` runs the torch forward
     pass under bfloat16 autocast (the OpenCL backend stays in float32).
     ``threads`` > 0 caps the CPU threads torch uses for training (0: torch's
     default, one per core); -1 lets the trainer measure whether all cores or
@@ -256,6 +261,7 @@ class TrainConfig(_Serializable):
     lr: float = 1e-3
     momentum: float = 0.99
     weight_decay: float = 0.0
+    anchor_decay: float = 0.0
     lr_policy: Literal["fixed", "inv"] = "fixed"
     inv_gamma: float = 1e-4
     inv_power: float = 0.75
@@ -284,6 +290,8 @@ class TrainConfig(_Serializable):
                              f"got {self.threads}")
         if not 0 <= self.holdout < 1:
             raise ValueError(f"holdout must lie in [0, 1), got {self.holdout}")
+        if not 0 <= self.anchor_decay < 1:
+            raise ValueError(f"anchor_decay must lie in [0, 1), got {self.anchor_decay}")
         if not 0 <= self.average < 1:
             raise ValueError(f"average (EMA decay) must lie in [0, 1), got {self.average}")
         if self.holdout and not self.validate_every:

@@ -5,7 +5,12 @@ into a :class:`Predictor` (inference) and a :class:`TrainableModel`
 (training). Weights are plain ``numpy`` arrays keyed ``<layer>.weight`` /
 ``<layer>.bias`` and optimiser state is keyed ``<layer>.weight/exp_avg``,
 ``/exp_avg_sq``, ``/momentum`` plus ``step`` (torch's names), so
-checkpoints move between backends. ``build(..., bf16=True)`` asks for
+checkpoints move between backends. With ``TrainConfig.anchor_decay`` > 0
+every optimiser step is followed by ``w += anchor_decay * (anchor - w)``
+(torch's ``lerp_``); the anchor is the weights the trainable was built
+with, or ``<layer>.weight/anchor`` of the optimiser state it was given,
+and the exported state carries it, so a resumed run pulls toward the
+same weights. ``build(..., bf16=True)`` asks for
 bfloat16 inference (probabilities still float32); a backend that cannot
 do it raises ``ValueError`` rather than silently computing in float32.
 ``tests/backend/test_conformance.py`` is the suite a new backend has to pass.

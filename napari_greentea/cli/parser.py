@@ -128,6 +128,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="share of the strokes held out to keep the best weights (0 = off)")
     p.add_argument("--average", type=float,
                    help="EMA decay of the weights that predict (0 = off)")
+    p.add_argument("--anchor-decay", type=float,
+                   help="after each step move the weights this share back toward the start "
+                        "weights (--init's pretrained ones; 0 = off)")
     p.add_argument("--validate-every", type=COUNT, help="validate every N iterations")
     p.add_argument("--bf16", action="store_true", help="torch: bfloat16 autocast in training")
     p.add_argument("--threads", type=_threads_arg,

@@ -27,6 +27,7 @@ def _train_configs(args: argparse.Namespace) -> tuple[TrainConfig, LossConfig]:
     given = {
         "lr": args.lr, "batch_size": args.batch, "output_size": args.patch,
         "holdout": args.holdout, "average": args.average,
+        "anchor_decay": args.anchor_decay,
         "validate_every": args.validate_every, "bf16": args.bf16 or None,
         "threads": args.threads,
     }
@@ -175,6 +176,7 @@ def _train_project(args: argparse.Namespace) -> int:
             10**9 if seconds else None),
         "seconds": seconds or None, "lr": args.lr, "batch_size": args.batch,
         "output_size": args.patch, "holdout": args.holdout, "average": args.average,
+        "anchor_decay": args.anchor_decay,
         "validate_every": args.validate_every, "bf16": args.bf16 or None,
         "checkpoint_every": args.checkpoint_every or None,
     }

@@ -129,11 +129,12 @@ def _batch(graph, rng, n=2, out=8):
     return x, LossBatch.from_patches(x, y, context_lo=graph.context // 2)
 
 
-def _trainable(backend, graph, weights, optimizer="adam", state=None):
+def _trainable(backend, graph, weights, optimizer="adam", state=None, **train):
     from napari_greentea.config import LossConfig, TrainConfig
     from napari_greentea.losses import make_loss
 
-    return backend.trainable(graph, weights, train=TrainConfig(optimizer=optimizer, lr=1e-2),
+    return backend.trainable(graph, weights,
+                             train=TrainConfig(optimizer=optimizer, lr=1e-2, **train),
                              loss=make_loss(LossConfig()), optimizer_state=state)
 
 
@@ -152,6 +153,29 @@ def test_one_training_step(name):
     assert any(not np.allclose(after[k], weights[k]) for k in weights)
     assert not np.allclose(model.predict(x), before)
     assert int(model.optimizer_state()["step"]) == 1
+
+
+@backend_param
+@pytest.mark.parametrize("optimizer", ["adam", "sgd"])
+def test_anchor_decay_pulls_back_after_the_step(name, optimizer):
+    """With ``anchor_decay`` a, a step is the plain step w followed by w + a (anchor - w).
+    The anchor is the start weights, or ``<key>/anchor`` of a given optimiser state,
+    and the exported state carries it."""
+    backend = _backend(name)
+    graph, weights, rng = _setup("u", **SMALL["u"])
+    x, batch = _batch(graph, rng)
+    other = {k: rng.standard_normal(v.shape).astype(np.float32) for k, v in weights.items()}
+    plain = _trainable(backend, graph, weights, optimizer)
+    plain.train_step(x, batch, 1e-2)
+    stepped = plain.weights()
+    for state, target in ((None, weights), ({f"{k}/anchor": v for k, v in other.items()}, other)):
+        model = _trainable(backend, graph, weights, optimizer, state, anchor_decay=0.25)
+        model.train_step(x, batch, 1e-2)
+        for key, w in model.weights().items():
+            expected = stepped[key] + 0.25 * (target[key] - stepped[key])
+            np.testing.assert_allclose(w, expected, rtol=1e-5, atol=1e-6)
+            np.testing.assert_array_equal(model.optimizer_state()[f"{key}/anchor"], target[key])
+    assert not any(k.endswith("/anchor") for k in plain.optimizer_state())
 
 
 @backend_param

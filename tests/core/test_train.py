@@ -47,10 +47,12 @@ def test_events_and_loss_drops(pair):
     assert all(e.labels_per_second > 0 for e in events if isinstance(e, IterationDone))
 
 
-def test_resume_continues_the_same_trajectory(pair, tmp_path):
-    full = _trainer(pair, iterations=12)
+@pytest.mark.parametrize("anchor_decay", [0.0, 0.05])
+def test_resume_continues_the_same_trajectory(pair, tmp_path, anchor_decay):
+    """With ``anchor_decay`` the resumed run still pulls toward the first run's start."""
+    full = _trainer(pair, iterations=12, anchor_decay=anchor_decay)
     full.fit()
-    part = _trainer(pair, iterations=12, output=str(tmp_path / "m.npz"))
+    part = _trainer(pair, iterations=12, output=str(tmp_path / "m.npz"), anchor_decay=anchor_decay)
     for event in part.run():
         if isinstance(event, IterationDone) and event.iteration == 5:
             part.stop()
@@ -186,3 +188,9 @@ def test_threads_cap_torch_in_the_training_thread_only(pair):
     assert torch.get_num_threads() == before  # the caller's threads are left alone
     with pytest.raises(ValueError, match="threads"):
         TrainConfig(threads=-2)
+
+
+@pytest.mark.parametrize("value", [-0.1, 1.0])
+def test_anchor_decay_outside_0_1_is_refused(value):
+    with pytest.raises(ValueError, match="anchor_decay"):
+        TrainConfig(anchor_decay=value)

@@ -307,3 +307,7 @@ class Ops(Allocator):
         self._run(
             "sgd_update", (p.size,), None, p, g, buf, lr, momentum, wd, first
         )
+
+    def lerp(self, p: Tensor, end: Tensor, weight: float) -> None:
+        """``p += weight * (end - p)`` in place, as torch's ``lerp_``."""
+        self._run("lerp_inplace", (p.size,), None, p, end, weight)

@@ -55,6 +55,9 @@ class OpenCLTrainable:
         self._state = {(k, s): ops.zeros(p.shape) for k, p in params.items() for s in names}
         self._step = 0
         self._have_momentum = False  # torch starts the buffer from the first gradient
+        # the weights ``anchor_decay`` pulls toward: the start of the run, or the state's
+        self._anchor = {k: ops.upload(np.ascontiguousarray(weights[k], np.float32))
+                        for k in self._keys} if train.anchor_decay else {}
         if optimizer_state:
             self.load_optimizer_state(optimizer_state)
 
@@ -111,6 +114,8 @@ class OpenCLTrainable:
                     wd=cfg.weight_decay,
                     first=not self._have_momentum,
                 )
+            if self._anchor:
+                ops.lerp(p, self._anchor[key], cfg.anchor_decay)
         self._have_momentum = True
 
     def predict(self, images: np.ndarray) -> np.ndarray:
@@ -129,10 +134,15 @@ class OpenCLTrainable:
         # torch's SGD keeps no step counter, so its neutral state says 0
         step = self._step if self.train_config.optimizer == "adam" else 0
         out["step"] = np.asarray(step, np.int64)
+        for key, anchor in self._anchor.items():
+            out[f"{key}/anchor"] = self.ops.download(anchor)
         return out
 
     def load_optimizer_state(self, state: Mapping[str, np.ndarray]) -> None:
         self._step = int(np.asarray(state.get("step", 0)))
+        if self._anchor and all(f"{k}/anchor" in state for k in self._keys):
+            for key, anchor in self._anchor.items():
+                self.ops.copy_in(anchor, np.ascontiguousarray(state[f"{key}/anchor"], np.float32))
         for (key, name), buf in self._state.items():
             value = state.get(f"{key}/{name}")
             if value is None:

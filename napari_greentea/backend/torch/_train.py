@@ -45,6 +45,8 @@ class TorchTrainable:
             self.optimizer = torch.optim.SGD(
                 plist, lr=train.lr, momentum=train.momentum, weight_decay=train.weight_decay
             )
+        # the weights ``anchor_decay`` pulls toward: the start of the run, or the state's
+        self._anchor = [self._tensor(weights[k]) for k in self._keys] if train.anchor_decay else []
         if optimizer_state:
             self.load_optimizer_state(optimizer_state)
         self._tuner = (ThreadTuner.for_this_cpu()
@@ -79,10 +81,27 @@ class TorchTrainable:
         if value.requires_grad:
             value.backward()
             self.optimizer.step()
+            self._pull_to_anchor()
         result = float(value.detach())
         if self._tuner:
             self._tuner.step_done()
         return result
+
+    def _pull_to_anchor(self) -> None:
+        """``p += anchor_decay * (anchor - p)`` for every weight (torch's ``lerp_``)."""
+        if not self._anchor:
+            return
+        import torch
+
+        with torch.no_grad():
+            params = self.module.weight_dict()
+            for key, anchor in zip(self._keys, self._anchor, strict=True):
+                params[key].lerp_(anchor, self.train_config.anchor_decay)
+
+    def _tensor(self, array: np.ndarray) -> Any:
+        import torch
+
+        return torch.as_tensor(np.array(array, np.float32), device=self.device)
 
     def predict(self, images: np.ndarray) -> np.ndarray:
         return run_inference(self.module, images, self.device)
@@ -103,6 +122,8 @@ class TorchTrainable:
                     buf = "momentum" if name == "momentum_buffer" else name
                     out[f"{key}/{buf}"] = value.detach().cpu().numpy().copy()
         out["step"] = np.asarray(step, np.int64)
+        for key, anchor in zip(self._keys, self._anchor):
+            out[f"{key}/anchor"] = anchor.cpu().numpy().copy()
         return out
 
     def load_optimizer_state(self, state: Mapping[str, np.ndarray]) -> None:
@@ -110,6 +131,8 @@ class TorchTrainable:
 
         params = self.module.weight_dict()
         step = int(np.asarray(state.get("step", 0)))
+        if self._anchor and all(f"{k}/anchor" in state for k in self._keys):
+            self._anchor = [self._tensor(state[f"{k}/anchor"]) for k in self._keys]
         for key in self._keys:
             p = params[key]
             entry: dict[str, Any] = {}

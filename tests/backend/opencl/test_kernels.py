@@ -209,6 +209,17 @@ def test_optimizer_updates(ops, wd):
         np.testing.assert_allclose(ops.download(p), tp.detach().numpy(), rtol=1e-5, atol=1e-7)
 
 
+@pytest.mark.parametrize("weight", [1e-3, 0.3, 0.7])
+def test_lerp_matches_torch_lerp_(ops, weight):
+    """``anchor_decay``'s pull; torch switches formulas at weight 0.5, and so does the kernel."""
+    rng = np.random.default_rng(6)
+    p0, end = _rand(rng, 333), _rand(rng, 333) * 10
+    p = ops.upload(p0)
+    ops.lerp(p, ops.upload(end), weight)
+    expected = torch.tensor(p0).lerp_(torch.tensor(end), weight).numpy()
+    np.testing.assert_allclose(ops.download(p), expected, rtol=1e-6, atol=1e-6)
+
+
 @pytest.mark.parametrize(("n", "c", "o"), [(2, 23, 8), (1, 7, 12), (3, 40, 4)])
 def test_pointwise_weight_gradient_blocks_channels(ops, n, c, o):
     """1x1 weight gradient: a work-item takes several input channels, the
