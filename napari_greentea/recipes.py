@@ -5,7 +5,10 @@
 ``benchmarks/results/scribbles_*.md``): output patches of 128 px in
 batches of 2 with label-histogram equalisation, 10 % of the strokes held
 out to keep the best weights, predictions from an exponential moving
-average of the weights. ``paper`` keeps the plain settings of the paper's
+average of the weights, and every step pulled back by 0.1 % toward the
+weights training started from (``anchor_decay``: the pretrained ones after
+background pretraining), so sparse strokes cannot drag the network ever
+further from them. ``paper`` keeps the plain settings of the paper's
 dense-label training.
 """
 
@@ -18,7 +21,7 @@ from .config import LossConfig, TrainConfig
 RECIPES: dict[str, dict[str, dict[str, Any]]] = {
     "interactive": {
         "train": dict(batch_size=2, output_size=128, holdout=0.1, validate_every=50,
-                      average=0.99),
+                      average=0.99, anchor_decay=1e-3),
         "loss": dict(kind="softmax", class_balance="histeq"),
     },
     "paper": {
