@@ -241,7 +241,8 @@ class TrainConfig(_Serializable):
     weight, after each optimiser step, that fraction of the way back to the
     weights this run started from (L2-SP in decoupled form): a pretrained
     start keeps what it learned from the whole image, and a few strokes
-    cannot drag the network far from it however long training runs.
+    cannot drag the network far from it however long training runs. A
+    run from random weights (no ``init_from``/``resume``) turns it off.
     ``bf16`` runs the torch forward
     pass under bfloat16 autocast (the OpenCL backend stays in float32).
     ``threads`` > 0 caps the CPU threads torch uses for training (0: torch's

@@ -218,6 +218,9 @@ class Trainer:
         self.iteration = 0
         self.history: list[float] = []
         start = resume or init_from
+        if start is None and self.train_config.anchor_decay:
+            # random start weights hold nothing worth keeping: the pull would only slow learning
+            self.train_config = self.train_config.replace(anchor_decay=0.0)
         weights = start.weights if start else init_weights(self.graph, self.train_config.seed)
         opt_state = resume.optimizer_state if resume else None
         if resume:

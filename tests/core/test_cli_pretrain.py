@@ -38,10 +38,11 @@ def test_pretrain_then_train_from_it(files, capsys):
     assert pretrained.iterations == 12 and pretrained.spec.depth == 1
     model = files / "m.npz"
     assert main(["train", str(files / "img.tif"), str(files / "s.tif"), "--output", str(model),
-                 "--init", str(pre), "--iterations", "2", *NET]) == 0
+                 "--init", str(pre), "--iterations", "2", "--anchor-decay", "0.01", *NET]) == 0
     assert "starting from" in capsys.readouterr().err
     ckpt = Checkpoint.load(model)
     assert ckpt.iteration == 2 and ckpt.spec.num_classes == 2
+    assert ckpt.train.anchor_decay == 0.01  # the pull toward the pretrained weights
     # an iteration from pretrained weights moves them only a little (Adam, lr 1e-3)
     key = "conv1.weight"
     assert np.abs(ckpt.weights[key] - pretrained.weights[key]).max() < 0.01

@@ -29,11 +29,11 @@ def pair():
     return image, scribbles_from_ground_truth(gt, fraction=0.05, seed=1), gt
 
 
-def _trainer(pair, **train):
+def _trainer(pair, init_from=None, **train):
     cfg = dict(iterations=30, batch_size=2, output_size=32, lr=2e-3, seed=3)
     cfg.update(train)
     return Trainer(preset("usk"), [LabeledImage(pair[0], pair[1])],
-                   train=TrainConfig(**cfg), backend="torch-cpu")
+                   train=TrainConfig(**cfg), backend="torch-cpu", init_from=init_from)
 
 
 def test_events_and_loss_drops(pair):
@@ -50,9 +50,11 @@ def test_events_and_loss_drops(pair):
 @pytest.mark.parametrize("anchor_decay", [0.0, 0.05])
 def test_resume_continues_the_same_trajectory(pair, tmp_path, anchor_decay):
     """With ``anchor_decay`` the resumed run still pulls toward the first run's start."""
-    full = _trainer(pair, iterations=12, anchor_decay=anchor_decay)
+    start = _trainer(pair, iterations=3).fit()
+    full = _trainer(pair, start, iterations=12, anchor_decay=anchor_decay)
     full.fit()
-    part = _trainer(pair, iterations=12, output=str(tmp_path / "m.npz"), anchor_decay=anchor_decay)
+    part = _trainer(pair, start, iterations=12, output=str(tmp_path / "m.npz"),
+                    anchor_decay=anchor_decay)
     for event in part.run():
         if isinstance(event, IterationDone) and event.iteration == 5:
             part.stop()
@@ -188,6 +190,18 @@ def test_threads_cap_torch_in_the_training_thread_only(pair):
     assert torch.get_num_threads() == before  # the caller's threads are left alone
     with pytest.raises(ValueError, match="threads"):
         TrainConfig(threads=-2)
+
+
+def test_anchor_decay_applies_only_to_a_run_with_start_weights(pair):
+    """Pulling toward random initial weights only slows learning: a fresh run turns it off."""
+    fresh = _trainer(pair, iterations=2, anchor_decay=0.01)
+    assert fresh.train_config.anchor_decay == 0.0
+    assert not any(k.endswith("/anchor") for k in fresh.model.optimizer_state())
+    tuned = Trainer(preset("usk"), [LabeledImage(pair[0], pair[1])], init_from=fresh.fit(),
+                    train=TrainConfig(iterations=2, output_size=32, anchor_decay=0.01),
+                    backend="torch-cpu")
+    assert tuned.train_config.anchor_decay == 0.01
+    assert any(k.endswith("/anchor") for k in tuned.model.optimizer_state())
 
 
 @pytest.mark.parametrize("value", [-0.1, 1.0])
