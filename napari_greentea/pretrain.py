@@ -41,7 +41,8 @@ from .weights import check_weights, init_weights
 if TYPE_CHECKING:
     from .backend import Backend
 
-__all__ = ["PretrainConfig", "PretrainProgress", "Pretrained", "Pretrainer", "classifier_keys"]
+__all__ = ["PretrainConfig", "PretrainProgress", "Pretrained", "Pretrainer", "classifier_keys",
+           "layers_mismatch"]
 
 WHAT = "pretrained network"
 
@@ -59,6 +60,17 @@ def _body(graph: Graph) -> tuple[Any, ...]:
         (n.name, n.op, n.inputs, n.in_channels, 0 if n.name == logits else n.out_channels,
          n.kernel, n.stride, n.dilation)
         for n in graph.nodes if n.op != "softmax")
+
+
+def layers_mismatch(trained: ModelSpec, spec: ModelSpec, source: str = "trained") -> str | None:
+    """Why ``spec`` cannot take over ``trained``'s weights (every layer but the
+    classifier), naming the settings that differ; None when it can."""
+    if _body(dense_graph(spec)) == _body(dense_graph(trained)):
+        return None
+    mine, theirs = trained.to_dict(), spec.to_dict()
+    fields = [f"{k} {mine[k]!r} ({source}) vs {theirs[k]!r}" for k in mine
+              if k not in ("num_classes", "init") and mine[k] != theirs[k]]
+    return ", ".join(fields) or "the layers differ"
 
 
 @dataclass
@@ -112,12 +124,7 @@ class Pretrained:
 
     def mismatch(self, spec: ModelSpec) -> str | None:
         """Why ``spec`` cannot start from these weights, or None when it can."""
-        if _body(dense_graph(spec)) == _body(dense_graph(self.spec)):
-            return None
-        mine, theirs = self.spec.to_dict(), spec.to_dict()
-        fields = [f"{k} {mine[k]!r} (pretrained) vs {theirs[k]!r}" for k in mine
-                  if k not in ("num_classes", "init") and mine[k] != theirs[k]]
-        return ", ".join(fields) or "the layers differ"
+        return layers_mismatch(self.spec, spec, "pretrained")
 
     def compatible(self, spec: ModelSpec) -> bool:
         """Same layers as ``spec`` apart from the classifier's number of classes."""
