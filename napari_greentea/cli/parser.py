@@ -141,9 +141,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--backend", default=None)
     p.add_argument("--isbi-labels", action="store_true", help="labels are 0/255 ISBI masks")
     p.add_argument("--slices", help="use slices lo:hi of a stack")
-    p.add_argument("--init", metavar="PRETRAINED.npz",
-                   help="start every layer but the classifier from greentea pretrain's "
-                   "weights (the architecture must match)")
+    p.add_argument("--init", metavar="WEIGHTS.npz",
+                   help="start from greentea pretrain's weights (every layer but the "
+                   "classifier) or from a trained checkpoint, e.g. a model of another "
+                   "labeled stack (every layer; the classifier afresh if the class count "
+                   "differs); the architecture must match")
     _channel_args(p)
     p.set_defaults(func=cmd_train)
 

@@ -125,7 +125,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     names = CLASS_NAMES if spec.num_classes == 2 else ()
     trainer = Trainer(
         spec, [LabeledImage(image, labels)], train=train, loss=loss, backend=args.backend,
-        class_names=names, **_pretrained_start(args, spec, image, names),
+        class_names=names, **_start_weights(args, spec, image, names),
     )
     run_training(trainer, f"train {args.arch}/{args.preset} on {backend_label(trainer.backend)}",
                  args.stop)
@@ -133,24 +133,32 @@ def cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
-def _pretrained_start(args: argparse.Namespace, spec: Any, image: Any,
-                      class_names: Any) -> dict[str, Any]:
-    """The Trainer's ``init_from`` and ``preprocess`` for ``--init PRETRAINED.npz``
-    (nothing without it); a ValueError names what does not fit ``spec``."""
+def _start_weights(args: argparse.Namespace, spec: Any, image: Any,
+                   class_names: Any) -> dict[str, Any]:
+    """The Trainer's ``init_from`` and ``preprocess`` for ``--init FILE`` (nothing
+    without it): ``greentea pretrain``'s weights or a trained checkpoint (a starter
+    model); a ValueError names what does not fit ``spec``."""
     from ..channels import as_channels, chosen_channels
     from ..pretrain import Pretrained
+    from ..transfer import load_start, starting_checkpoint
 
     if not args.init:
         return {}
-    pre = Pretrained.load(args.init)
-    start = pre.initial_checkpoint(spec, seed=args.seed or 0, class_names=class_names)
+    source = load_start(args.init)
+    if isinstance(source, Pretrained):
+        start = source.initial_checkpoint(spec, seed=args.seed or 0, class_names=class_names)
+        made = f"{source.iterations} pretraining iterations, {source.seconds:.0f} s"
+    else:
+        start = starting_checkpoint(source, spec, seed=args.seed or 0, class_names=class_names)
+        same = spec.num_classes == source.spec.num_classes
+        made = (f"a model trained for {source.iteration} iterations; every layer"
+                f"{'' if same else ' but the classifier, which starts afresh'}")
     chosen = chosen_channels(as_channels(image))
-    if chosen != pre.preprocess.channels:
-        log.warning("%s was pretrained on channels %s, training reads channels %s",
-                    args.init, list(pre.preprocess.channels), list(chosen))
-    print(f"starting from {args.init} ({pre.iterations} pretraining iterations, "
-          f"{pre.seconds:.0f} s)", file=sys.stderr)
-    return {"init_from": start, "preprocess": pre.preprocess}
+    if chosen != start.preprocess.channels:
+        log.warning("%s was trained on channels %s, training reads channels %s",
+                    args.init, list(start.preprocess.channels), list(chosen))
+    print(f"starting from {args.init} ({made})", file=sys.stderr)
+    return {"init_from": start, "preprocess": start.preprocess}
 
 
 def _train_project(args: argparse.Namespace) -> int:
@@ -187,7 +195,7 @@ def _train_project(args: argparse.Namespace) -> int:
     names = project.class_names or (CLASS_NAMES if spec.num_classes == 2 else ())
     trainer = Trainer(spec, [LabeledImage(image, labels)], train=train, loss=loss,
                       backend=args.backend, class_names=names,
-                      **_pretrained_start(args, spec, image, names))
+                      **_start_weights(args, spec, image, names))
     run_training(trainer, f"train {project.folder.name} ({spec.kind}) on "
                  f"{backend_label(trainer.backend)}", args.stop)
     if not args.output:

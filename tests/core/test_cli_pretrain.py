@@ -59,8 +59,26 @@ def test_init_refuses_another_architecture_or_file_kind(files, capsys):
     assert "does not fit the chosen architecture: depth 1 (pretrained) vs 2" in (
         capsys.readouterr().err)
     assert main([*train, "--init", str(files / "img.tif")]) == 2
-    assert "not a napari-greentea pretrained network" in capsys.readouterr().err
+    assert "is neither a napari-greentea checkpoint nor a pretrained network" in (
+        capsys.readouterr().err)
     assert not (files / "x.npz").exists()
+
+
+def test_init_from_a_trained_checkpoint_starts_a_new_run_from_every_layer(files, capsys):
+    from napari_greentea.checkpoint import Checkpoint
+
+    starter, model = files / "starter.npz", files / "from_starter.npz"
+    train = ["train", str(files / "img.tif"), str(files / "s.tif"), *NET]
+    assert main([*train, "--output", str(starter), "--iterations", "3"]) == 0
+    capsys.readouterr()
+    assert main([*train, "--output", str(model), "--iterations", "2", "--init", str(starter),
+                 "--anchor-decay", "0.01"]) == 0
+    assert "a model trained for 3 iterations; every layer)" in capsys.readouterr().err
+    before, after = Checkpoint.load(starter), Checkpoint.load(model)
+    assert after.iteration == 2  # a new run, not the starter's continuation
+    assert after.train.anchor_decay == 0.01  # pulled toward the starter's weights
+    for key in ("conv1.weight", "ip1.weight"):  # the classifier (ip1) carries over too
+        assert np.abs(after.weights[key] - before.weights[key]).max() < 0.01
 
 
 def test_pretrain_budget_options_exclude_each_other(files):
