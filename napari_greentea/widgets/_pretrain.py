@@ -178,3 +178,10 @@ class StartedFromPretrained:
     """Training's worker took the pretrained weights (``iterations`` of pretraining)."""
 
     iterations: int
+
+
+@dataclass(frozen=True)
+class StartedFromModel:
+    """Training's worker took a loaded model's weights (trained for ``iterations``)."""
+
+    iterations: int

@@ -41,7 +41,7 @@ from ._buttons import ask_path_then, connect_clicks
 from ._gc import keep_collections_short
 from ._layers import layer_image, training_pairs
 from ._lifetime import when_closed
-from ._pretrain import BUDGET_S, BackgroundPretraining, StartedFromPretrained
+from ._pretrain import BUDGET_S, BackgroundPretraining, StartedFromModel, StartedFromPretrained
 from ._preview import PREVIEW_LAYER, LivePreview
 
 if TYPE_CHECKING:
@@ -104,7 +104,10 @@ class TrainWidget(Container):
         self._start_button, self._pause_button = PushButton(text="Start"), PushButton(text="Pause")
         self._stop_button, self._resume_button = PushButton(text="Stop"), PushButton(text="Resume")
         self._save_button = PushButton(text="Save checkpoint…")
-        self._load_button = PushButton(text="Load checkpoint…")
+        self._load_button = PushButton(
+            text="Load checkpoint…",
+            tooltip="A model of similar images (e.g. trained on another labeled stack) is a "
+                    "good start: Start then trains a new run from it on your strokes")
         self._save_project_button = PushButton(
             text="Save project…", tooltip="labels, model and every setting in a .greentea folder")
         self._open_project_button = PushButton(text="Open project…")
@@ -130,6 +133,8 @@ class TrainWidget(Container):
         self._stop_requested = False
         self.worker: Any = None
         self.checkpoint: Any = None
+        #: the model came from Load (e.g. a model of another stack), not from training here
+        self._loaded_from_file = False
         self.preview = LivePreview(viewer, lambda: self._image_combo.value, lambda: self.trainer)
         self._preview_check.changed.connect(self._on_preview_toggled)
         connect_clicks(self, "start", "pause", "stop", "resume")
@@ -271,16 +276,17 @@ class TrainWidget(Container):
         return (cfg["spec"], pairs), {"train": cfg["train"], "loss": cfg["loss"],
                                       "class_names": names, "backend": backend}
 
-    def _run(self, args: tuple[Any, ...], kwargs: dict[str, Any], pretrained: Any = None) -> Any:
-        """Worker thread: build the trainer (from the pretrained weights, if any), then
-        relay its events."""
+    def _run(self, args: tuple[Any, ...], kwargs: dict[str, Any], first: Any = None) -> Any:
+        """Worker thread: build the trainer (from ``first()``'s weights: ``(event,
+        Checkpoint)`` or None), then relay its events."""
         from ..events import throttle_iterations
         from ..train import Trainer
 
-        taken = pretrained() if pretrained is not None else None
+        taken = first() if first is not None else None
         if taken is not None:
-            kwargs = {**kwargs, "init_from": taken[1]}
-            yield StartedFromPretrained(taken[0].iterations)
+            event, start = taken
+            kwargs = {**kwargs, "init_from": start, "preprocess": start.preprocess}
+            yield event
         trainer = Trainer(*args, **kwargs)
         self.trainer = trainer
         if self._stop_requested:
@@ -292,7 +298,25 @@ class TrainWidget(Container):
         if self._closed:  # nobody can press Save any more: keep the work on disk
             self.autosaved = self._final_checkpoint.save(_autosave_path())
 
-    def _start(self, resume: Any = None, extend: bool = False) -> bool:
+    def _first_weights(self, spec: Any, kwargs: dict[str, Any], starter: Any) -> Any:
+        """What a new run starts from, built in the worker: the loaded ``starter``
+        model, else what background pretraining learned (None: random weights)."""
+        seed, names = kwargs["train"].seed, kwargs.get("class_names", ())
+        if starter is not None:
+            from ..transfer import starting_checkpoint
+
+            return lambda: (StartedFromModel(starter.iteration),
+                            starting_checkpoint(starter, spec, seed=seed, class_names=names))
+        take = self.pretraining.handover(spec, seed=seed, class_names=names)
+
+        def first() -> Any:
+            taken = take()
+            return None if taken is None else (StartedFromPretrained(taken[0].iterations),
+                                               taken[1])
+
+        return first
+
+    def _start(self, resume: Any = None, extend: bool = False, starter: Any = None) -> bool:
         from napari.qt.threading import create_worker
         from napari.utils.notifications import show_error
 
@@ -306,10 +330,9 @@ class TrainWidget(Container):
             return False
         self.trainer, self._stop_requested = None, False
         self._end_iteration = kwargs["train"].iterations
-        pretrained = None if resume is not None else self.pretraining.handover(
-            args[0], seed=kwargs["train"].seed, class_names=kwargs.get("class_names", ()))
+        first = None if resume is not None else self._first_weights(args[0], kwargs, starter)
         self.pretraining.forget()
-        self.worker = create_worker(self._run, args, kwargs, pretrained)
+        self.worker = create_worker(self._run, args, kwargs, first)
         self.worker.yielded.connect(self._on_event)
         self.worker.finished.connect(self._on_finished)
         self.worker.start()
@@ -321,7 +344,12 @@ class TrainWidget(Container):
 
     def _on_start_clicked(self) -> None:
         previous = self._continuable()
-        if self._start(resume=previous, extend=True) and previous is None:
+        if previous is not None and self._loaded_from_file:
+            # a model from disk (e.g. trained on another stack) starts a new run on these
+            # strokes: iteration 0, fresh optimiser, anchored to its weights; Resume continues it
+            if self._start(starter=previous):
+                self.loss_plot.clear()
+        elif self._start(resume=previous, extend=True) and previous is None:
             self.loss_plot.clear()
 
     def _on_pause_clicked(self) -> None:
@@ -354,6 +382,8 @@ class TrainWidget(Container):
                     f"iteration {int(m['kept_iteration'])})")
             case StartedFromPretrained(iterations=n):
                 self._pretrain_label.value = f"training from {n:,} pretraining iterations"
+            case StartedFromModel(iterations=n):
+                self._pretrain_label.value = f"training from the loaded model ({n:,} iterations)"
             case TrainingStarted(total_iterations=n, start_iteration=s):
                 self._status_label.value = f"training {s} → {n}"
             case TrainingStopped(reason=reason):
@@ -380,6 +410,7 @@ class TrainWidget(Container):
             return
         final, self._final_checkpoint = self._final_checkpoint, None
         self.checkpoint = final if final is not None else self.trainer.checkpoint()
+        self._loaded_from_file = False
         _session.publish(self._viewer, self.checkpoint)
         if self._closed:
             from napari.utils.notifications import show_info
@@ -410,10 +441,11 @@ class TrainWidget(Container):
         checkpoint = _checkpoint_files.load(path)
         if checkpoint is None:
             return None
-        self.checkpoint = checkpoint
+        self.checkpoint, self._loaded_from_file = checkpoint, True
         _session.publish(self._viewer, self.checkpoint)
         it = self.checkpoint.iteration
-        self._status_label.value = f"loaded {path} (iteration {it}); Resume continues"
+        self._status_label.value = (f"loaded {path} (iteration {it}): Start trains a new run "
+                                    "from it on your strokes, Resume continues its run")
         return self.checkpoint
 
 
@@ -478,8 +510,8 @@ class TrainWidget(Container):
 
     def _take_model(self, project: Any) -> None:
         self._project_opened = str(project.folder)
-        if project.checkpoint is not None:
-            self.checkpoint = project.checkpoint
+        if project.checkpoint is not None:  # the project's own model: Start continues it
+            self.checkpoint, self._loaded_from_file = project.checkpoint, False
         it = f"model at iteration {self.checkpoint.iteration}" if self.checkpoint else "no model"
         self._status_label.value = f"opened project {project.folder.name} ({it})"
 

@@ -86,3 +86,32 @@ def test_start_begins_afresh_when_unticked_or_the_network_changed(
     _press_start(qtbot, train, 5)
     assert built_trainers[-1][2].get("resume") is None and train.checkpoint.iteration == 5
     assert train.checkpoint.spec.base_fmaps == 8
+
+
+def test_a_loaded_model_starts_a_new_run_from_its_weights(
+        sample_viewer, qtbot, paint_scribbles, built_trainers, tmp_path):
+    """A model from disk (e.g. one trained on another stack) is a starting point: Start
+    trains a new run on the strokes from all its weights; Start again then continues."""
+    viewer = sample_viewer
+    annotate, train = AnnotateWidget(viewer), TrainWidget(viewer)
+    train._preview_check.value = False
+    paint_scribbles(viewer, annotate)
+    _press_start(qtbot, train, 6)
+    saved = train._save(str(tmp_path / "starter.npz"))
+
+    fresh = TrainWidget(viewer)
+    fresh._preview_check.value = False
+    starter = fresh._load(str(saved))
+    assert "Start trains a new run from it" in fresh._status_label.value
+    _press_start(qtbot, fresh, 4)
+    _, _, kwargs, initial = built_trainers[-1]
+    assert kwargs.get("resume") is None and kwargs["init_from"].iteration == 0
+    assert kwargs["preprocess"] == starter.preprocess
+    for name, value in starter.weights.items():  # every layer, the classifier too
+        np.testing.assert_array_equal(initial[name], value)
+    assert fresh.checkpoint.iteration == 4  # a new run, not the starter's continuation
+    assert fresh._pretrain_label.value == "training from the loaded model (6 iterations)"
+
+    _press_start(qtbot, fresh, 3)  # its own model now: Start continues it
+    assert built_trainers[-1][2]["resume"].iteration == 4
+    assert fresh.checkpoint.iteration == 7
