@@ -24,7 +24,11 @@ rule under ``smooth`` instead) and the unkept latest weights
 (``napari_greentea.pretrain``: the network regresses the filter bank of the
 image, no labels) on slices 0-19 as ``bounded_sample`` cuts them, seeded
 with the stroke seed and run before the strokes' clock starts (its wall
-time is reported separately, as ``pretrain_s``).
+time is reported separately, as ``pretrain_s``); ``start`` / ``start-both`` =
+``new`` / ``pre-both`` started from the trained checkpoint ``--start-from``
+(every layer, the classifier too: e.g. a model trained on another labeled
+stack), with its preprocessing; time point 0 scores it before any stroke
+training.
 
 ``--busy``: a second process spins one core for the whole run, as napari's
 GUI thread and renderer do while the user works (``bench_train_speed._busy``).
@@ -72,6 +76,8 @@ TRAIN_EXTRA: dict = {}
 LOSS_EXTRA: dict = {}
 #: Folder of pretrained weights per seed and budget (``--pretrain-cache``), or None.
 PRETRAIN_CACHE: Path | None = None
+#: Trained checkpoint the ``start`` methods begin from (``--start-from``), or None.
+START_FROM: Path | None = None
 
 
 def load():
@@ -103,8 +109,10 @@ def make_trainer(method: str, images, labels, seed: int, init=None):
             "iterations": 10**9, "seed": seed, "bf16": method.endswith("bf16"),
             "threads": ADAPTIVE_THREADS if "adaptive" in method else 0, **TRAIN_EXTRA},
             loss=LOSS_EXTRA)
-    trainer = Trainer(preset("u", "interactive"), [LabeledImage(images, labels)], train=train,
-                      loss=loss, backend=BACKEND, init_from=init)
+    spec = init.spec if method.startswith("start") else preset("u", "interactive")
+    prep = init.preprocess if method.startswith("start") else None
+    trainer = Trainer(spec, [LabeledImage(images, labels)], train=train, loss=loss,
+                      preprocess=prep, backend=BACKEND, init_from=init)
     if method.endswith("-both") and trainer.held_out is not None:
         trainer.shadow_rule = shadow_keeping(trainer.held_out, **PREVIOUS_RULE)
     return trainer
@@ -185,6 +193,13 @@ def pretrain(raw, seed: int, seconds: float) -> tuple[object, float]:
 
 def start_weights(method, raw, seed, pretrain_seconds):
     """``(initial checkpoint or None, facts to report)`` of ``method``."""
+    if method.startswith("start"):
+        from napari_greentea.checkpoint import Checkpoint
+
+        if START_FROM is None:
+            raise SystemExit(f"method {method} needs --start-from CHECKPOINT")
+        start = Checkpoint.load(START_FROM)
+        return start, {"start_from": str(START_FROM), "start_iterations": start.iteration}
     if not method.startswith("pre"):
         return None, {}
     from napari_greentea.models import preset
@@ -201,7 +216,7 @@ def run_times(method, raw, gt, labels, seed, times, test, tta=True, save_dir=Non
     trainer = make_trainer(method, raw[TRAIN], labels, seed, init=init)
     rows, done = [], 0.0
     for point in times:
-        wall = train_for(trainer, point - done)
+        wall = train_for(trainer, point - done) if point > done else 0.0
         done = point
         if save_dir:  # the served model, e.g. for bench_segment_isbi.py
             Path(save_dir).mkdir(parents=True, exist_ok=True)
@@ -313,11 +328,13 @@ def main() -> None:
                    "pretrain_s is then NaN for reused ones")
     p.add_argument("--pretrain-seconds", type=float, default=300.0,
                    help="pretraining before the strokes, for method pre")
+    p.add_argument("--start-from", help="trained checkpoint (.npz) for the start methods")
     args = p.parse_args()
-    global BACKEND, TRAIN_EXTRA, LOSS_EXTRA, PRETRAIN_CACHE
+    global BACKEND, TRAIN_EXTRA, LOSS_EXTRA, PRETRAIN_CACHE, START_FROM
     BACKEND = args.backend
     TRAIN_EXTRA, LOSS_EXTRA = json.loads(args.train_extra), json.loads(args.loss_extra)
     PRETRAIN_CACHE = Path(args.pretrain_cache) if args.pretrain_cache else None
+    START_FROM = Path(args.start_from) if args.start_from else None
     torch.set_num_threads(args.threads)
     raw, gt = load()
     times = [float(t) for t in args.times.split(",")]
@@ -328,6 +345,7 @@ def main() -> None:
            f"{os.cpu_count()} cores", "threads": args.threads, "seeds": seeds,
            "test_slices": args.test, "backend": args.backend,
            "train_extra": TRAIN_EXTRA, "loss_extra": LOSS_EXTRA,
+           "start_from": args.start_from,
            "load_start": round(os.getloadavg()[0], 2), "busy": args.busy, "rows": []}
 
     def save() -> None:
