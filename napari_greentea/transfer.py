@@ -4,9 +4,10 @@ A network trained on one labeled stack already knows what a membrane looks
 like; strokes on a new image of the same kind then only have to adapt it.
 On ISBI 2012 a U-Net trained for 10 min on the Gerhard et al. 2013 ssTEM
 stack (another lab's Drosophila nerve cord, no ISBI labels) scored V_rand
-0.81 on slices 20-29 before any stroke and 0.90-0.93 after 60 s of strokes
-on 2 % of slices 0-4, against 0.83-0.85 from the image's own pretraining
-(``benchmarks/results/scribbles_xfer_gerhard10.md``).
+0.81 on slices 20-29 before any stroke and 0.90 on average (0.86-0.93 per
+run, two such starters, three stroke seeds) after 60 s of strokes on 2 % of
+slices 0-4, against 0.84 from the image's own pretraining
+(``benchmarks/results/scribbles_explore.md``, phase 10).
 
 :func:`starting_checkpoint` turns such a model into the first weights of a
 new run: iteration 0, no optimiser state or loss history (the starter's Adam

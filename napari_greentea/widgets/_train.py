@@ -14,6 +14,7 @@ iterations in 30 s.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from magicgui.widgets import (
@@ -444,8 +445,9 @@ class TrainWidget(Container):
         self.checkpoint, self._loaded_from_file = checkpoint, True
         _session.publish(self._viewer, self.checkpoint)
         it = self.checkpoint.iteration
-        self._status_label.value = (f"loaded {path} (iteration {it}): Start trains a new run "
-                                    "from it on your strokes, Resume continues its run")
+        self._status_label.value = (f"loaded {Path(path).name} (iteration {it}): Start trains a "
+                                    "new run from it, Resume continues its run")
+        self._status_label.tooltip = str(path)
         return self.checkpoint
 
 
