@@ -37,9 +37,9 @@ def starting_checkpoint(model: Checkpoint, spec: ModelSpec | None = None, *, see
     ``spec`` is the network to train (default: ``model``'s); its layers must
     equal ``model``'s apart from the number of classes, else ValueError
     saying which settings differ. With another number of classes the
-    classifier is drawn afresh (``seed``) and ``class_names`` are required
-    to name the new classes; with the same number the model's names are kept
-    unless ``class_names`` are given.
+    classifier is drawn afresh (``seed``) and ``class_names`` name the new
+    classes (none: the Trainer's defaults); with the same number the model's
+    names are kept unless ``class_names`` are given.
     """
     spec = spec or model.spec
     problem = layers_mismatch(model.spec, spec)

@@ -345,6 +345,8 @@ class TrainWidget(Container):
 
     def _on_start_clicked(self) -> None:
         previous = self._continuable()
+        if previous is None and self._loaded_from_file and self._continue_check.value:
+            self._warn_loaded_model_unused()
         if previous is not None and self._loaded_from_file:
             # a model from disk (e.g. trained on another stack) starts a new run on these
             # strokes: iteration 0, fresh optimiser, anchored to its weights; Resume continues it
@@ -352,6 +354,16 @@ class TrainWidget(Container):
                 self.loss_plot.clear()
         elif self._start(resume=previous, extend=True) and previous is None:
             self.loss_plot.clear()
+
+    def _warn_loaded_model_unused(self) -> None:
+        """Start ignores a loaded model that does not fit the chosen network: say so."""
+        from napari.utils.notifications import show_warning
+
+        loaded, chosen = self.checkpoint.spec.to_dict(), self._read_config()["spec"].to_dict()
+        differ = ", ".join(f"{k} {loaded[k]!r} (loaded) vs {chosen[k]!r}" for k in loaded
+                           if loaded[k] != chosen.get(k))
+        show_warning(f"Start trains without the loaded model: it does not fit the chosen "
+                     f"network ({differ}); choose its settings to start from it")
 
     def _on_pause_clicked(self) -> None:
         if self.trainer is not None:
@@ -443,6 +455,7 @@ class TrainWidget(Container):
         if checkpoint is None:
             return None
         self.checkpoint, self._loaded_from_file = checkpoint, True
+        self.pretraining.forget()  # Start trains from the loaded model, not from pretraining
         _session.publish(self._viewer, self.checkpoint)
         it = self.checkpoint.iteration
         self._status_label.value = (f"loaded {Path(path).name} (iteration {it}): Start trains a "

@@ -115,3 +115,24 @@ def test_a_loaded_model_starts_a_new_run_from_its_weights(
     _press_start(qtbot, fresh, 3)  # its own model now: Start continues it
     assert built_trainers[-1][2]["resume"].iteration == 4
     assert fresh.checkpoint.iteration == 7
+
+
+def test_a_loaded_model_that_does_not_fit_is_named_not_silently_dropped(
+        sample_viewer, qtbot, paint_scribbles, built_trainers, tmp_path, monkeypatch):
+    from napari.utils import notifications
+
+    viewer = sample_viewer
+    annotate, train = AnnotateWidget(viewer), TrainWidget(viewer)
+    train._preview_check.value = False
+    paint_scribbles(viewer, annotate)
+    _press_start(qtbot, train, 2)
+    saved = train._save(str(tmp_path / "small.npz"))
+    warnings = []
+    monkeypatch.setattr(notifications, "show_warning", warnings.append)
+    fresh = TrainWidget(viewer)
+    fresh._preview_check.value = False
+    fresh._load(str(saved))
+    fresh._knob_spins["base_fmaps"].value = 8  # another network than the loaded one
+    _press_start(qtbot, fresh, 2)
+    assert built_trainers[-1][2].get("init_from") is None  # trained without it ...
+    assert len(warnings) == 1 and "base_fmaps 16 (loaded) vs 8" in warnings[0]  # ... and said so
