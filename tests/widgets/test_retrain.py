@@ -88,19 +88,25 @@ def test_start_begins_afresh_when_unticked_or_the_network_changed(
     assert train.checkpoint.spec.base_fmaps == 8
 
 
+def _fresh_widget_and_saved_model(viewer, qtbot, paint_scribbles, folder, iterations):
+    """A model trained ``iterations`` on painted strokes and saved, and a second Train
+    widget (as after reopening napari) that has not loaded it yet."""
+    annotate, train = AnnotateWidget(viewer), TrainWidget(viewer)
+    train._preview_check.value = False
+    paint_scribbles(viewer, annotate)
+    _press_start(qtbot, train, iterations)
+    saved = train._save(str(folder / "saved.npz"))
+    fresh = TrainWidget(viewer)
+    fresh._preview_check.value = False
+    return fresh, saved
+
+
 def test_a_loaded_model_starts_a_new_run_from_its_weights(
         sample_viewer, qtbot, paint_scribbles, built_trainers, tmp_path):
     """A model from disk (e.g. one trained on another stack) is a starting point: Start
     trains a new run on the strokes from all its weights; Start again then continues."""
-    viewer = sample_viewer
-    annotate, train = AnnotateWidget(viewer), TrainWidget(viewer)
-    train._preview_check.value = False
-    paint_scribbles(viewer, annotate)
-    _press_start(qtbot, train, 6)
-    saved = train._save(str(tmp_path / "starter.npz"))
-
-    fresh = TrainWidget(viewer)
-    fresh._preview_check.value = False
+    fresh, saved = _fresh_widget_and_saved_model(sample_viewer, qtbot, paint_scribbles,
+                                                 tmp_path, iterations=6)
     starter = fresh._load(str(saved))
     assert "Start trains a new run from it" in fresh._status_label.value
     _press_start(qtbot, fresh, 4)
@@ -121,16 +127,10 @@ def test_a_loaded_model_that_does_not_fit_is_named_not_silently_dropped(
         sample_viewer, qtbot, paint_scribbles, built_trainers, tmp_path, monkeypatch):
     from napari.utils import notifications
 
-    viewer = sample_viewer
-    annotate, train = AnnotateWidget(viewer), TrainWidget(viewer)
-    train._preview_check.value = False
-    paint_scribbles(viewer, annotate)
-    _press_start(qtbot, train, 2)
-    saved = train._save(str(tmp_path / "small.npz"))
+    fresh, saved = _fresh_widget_and_saved_model(sample_viewer, qtbot, paint_scribbles,
+                                                 tmp_path, iterations=2)
     warnings = []
     monkeypatch.setattr(notifications, "show_warning", warnings.append)
-    fresh = TrainWidget(viewer)
-    fresh._preview_check.value = False
     fresh._load(str(saved))
     fresh._knob_spins["base_fmaps"].value = 8  # another network than the loaded one
     _press_start(qtbot, fresh, 2)
