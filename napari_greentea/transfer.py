@@ -57,8 +57,12 @@ def starting_checkpoint(model: Checkpoint, spec: ModelSpec | None = None, *, see
 
 
 def load_start(path: str | os.PathLike[str]) -> Checkpoint | Pretrained:
-    """What ``--init`` names: a trained checkpoint (a starter model) or the weights of
-    ``greentea pretrain``; ValueError when it is neither."""
+    """What ``--init`` names: a shipped starter by name (``em-membranes``), a trained
+    checkpoint or the weights of ``greentea pretrain``; ValueError when it is none."""
+    from .starters import STARTERS
+
+    if str(path) in STARTERS and not os.path.exists(path):
+        return STARTERS[str(path)].load()
     try:
         return Checkpoint.load(path)
     except ValueError as as_checkpoint:

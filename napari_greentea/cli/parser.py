@@ -6,6 +6,7 @@ import argparse
 
 from ..config import CLASS_BALANCES
 from ..segment import BOUNDARY_CHANNEL, DEFAULT_MIN_SIZE
+from ..starters import STARTERS
 from ._common import COUNT, POSITIVE_FLOAT, POSITIVE_INT, _threads_arg
 from .commands import cmd_demo, cmd_evaluate, cmd_export, cmd_gui, cmd_info, cmd_segment
 from .predict import cmd_predict
@@ -141,11 +142,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--backend", default=None)
     p.add_argument("--isbi-labels", action="store_true", help="labels are 0/255 ISBI masks")
     p.add_argument("--slices", help="use slices lo:hi of a stack")
-    p.add_argument("--init", metavar="WEIGHTS.npz",
+    p.add_argument("--init", metavar="WEIGHTS.npz|STARTER",
                    help="start from greentea pretrain's weights (every layer but the "
-                   "classifier) or from a trained checkpoint, e.g. a model of another "
+                   "classifier), from a trained checkpoint, e.g. a model of another "
                    "labeled stack (every layer; the classifier afresh if the class count "
-                   "differs); the architecture must match")
+                   "differs), or from a shipped starter model by name: "
+                   f"{', '.join(STARTERS)} (u/interactive, EM membranes); the architecture "
+                   "must match")
     _channel_args(p)
     p.set_defaults(func=cmd_train)
 

@@ -81,6 +81,26 @@ def test_init_from_a_trained_checkpoint_starts_a_new_run_from_every_layer(files,
         assert np.abs(after.weights[key] - before.weights[key]).max() < 0.01
 
 
+def test_init_names_a_shipped_starter(files, capsys):
+    from napari_greentea.checkpoint import Checkpoint
+    from napari_greentea.starters import starter
+
+    model = files / "from_builtin.npz"
+    assert main(["train", str(files / "img.tif"), str(files / "s.tif"), "--output", str(model),
+                 "--iterations", "2", "--patch", "32", "--backend", "torch-cpu",
+                 "--init", "em-membranes"]) == 0
+    shipped = starter("em-membranes").load()
+    said = f"starting from em-membranes (a model trained for {shipped.iteration} iterations"
+    assert f"{said}; every layer)" in capsys.readouterr().err
+    after = Checkpoint.load(model)
+    assert after.iteration == 2 and after.preprocess == shipped.preprocess
+    assert np.abs(after.weights["conv1.weight"] - shipped.weights["conv1.weight"]).max() < 0.01
+    # a network the starter does not fit is refused, naming what differs
+    assert main(["train", str(files / "img.tif"), str(files / "s.tif"), "--output", str(model),
+                 "--iterations", "2", *NET, "--init", "em-membranes"]) != 0
+    assert "depth 2 (trained) vs 1" in capsys.readouterr().err
+
+
 def test_pretrain_budget_options_exclude_each_other(files):
     with pytest.raises(SystemExit):
         main(["pretrain", str(files / "img.tif"), "--output", str(files / "p.npz"),

@@ -1,0 +1,82 @@
+"""Starter models shipped with the plugin: networks that already know membranes.
+
+Stroke training that starts from a model trained on other membrane images
+only has to adapt it to the new image (:mod:`napari_greentea.transfer`).
+The models here are trained on data made by this package, so they carry no
+third-party licence: ``em-membranes`` is the interactive U-Net trained on
+synthetic EM sections (:mod:`napari_greentea.synthetic_em`, built by
+``scripts/make_em_starter.py``).
+
+A starter is named wherever a model file is accepted as the start of a run:
+``greentea train IMAGE STROKES --init em-membranes``; the Train widget offers
+it as a checkbox when the chosen network fits it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from ..checkpoint import Checkpoint
+    from ..config import ModelSpec
+
+__all__ = ["STARTERS", "Starter", "starter"]
+
+
+@dataclass(frozen=True)
+class Starter:
+    """A shipped model: ``name`` is how the CLI and the GUI call it."""
+
+    name: str
+    filename: str
+    summary: str
+
+    @property
+    def path(self) -> Path:
+        return Path(__file__).parent / self.filename
+
+    def load(self) -> Checkpoint:
+        """The trained model (a fresh copy: callers may change it)."""
+        return _load(self.path)
+
+    def fits(self, spec: ModelSpec) -> bool:
+        """Whether ``spec``'s layers can take over this model's weights (the number of
+        classes may differ: the classifier then starts afresh)."""
+        from ..pretrain import layers_mismatch
+
+        return layers_mismatch(_load(self.path).spec, spec) is None
+
+
+@cache
+def _cached(path: Path) -> Checkpoint:
+    from ..checkpoint import Checkpoint
+
+    return Checkpoint.load(path)
+
+
+def _load(path: Path) -> Checkpoint:
+    import dataclasses
+
+    model = _cached(path)
+    return dataclasses.replace(model, weights={k: v.copy() for k, v in model.weights.items()})
+
+
+STARTERS: dict[str, Starter] = {
+    s.name: s for s in (
+        Starter("em-membranes", "em_membranes.npz",
+                "interactive U-Net trained on synthetic EM sections: dark membranes "
+                "(class 1) between cells (class 2)"),
+    )
+}
+
+
+def starter(name: str) -> Starter:
+    """The shipped starter called ``name``; ValueError listing the names otherwise."""
+    try:
+        return STARTERS[name]
+    except KeyError:
+        raise ValueError(f"no starter model called {name!r}; shipped: "
+                         f"{', '.join(STARTERS)}") from None
