@@ -15,13 +15,15 @@ ISBI_DIR = SHARED_DATA / "isbi2012"
 
 @pytest.fixture(autouse=True)
 def no_background_pretraining(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The Train widget pretrains on its image by default; tests opt in (test_pretrain.py).
+    """The Train widget pretrains on its image, or starts from the shipped EM starter, by
+    default; tests opt in (test_pretrain.py, test_starter.py).
 
     ``widgets/_pretrain.py`` imports nothing of Qt or napari at module level.
     """
     from napari_greentea.widgets import _pretrain
 
     monkeypatch.setattr(_pretrain, "ON_BY_DEFAULT", False)
+    monkeypatch.setattr(_pretrain, "STARTER_ON_BY_DEFAULT", False)
 
 
 @pytest.fixture(autouse=True)

@@ -98,6 +98,12 @@ class TrainWidget(Container):
             tooltip="Learns the image's edges, ridges and blobs before the first stroke (no "
                     "labels needed); Start then trains from those weights")
         self._pretrain_label = Label(value="")
+        self._starter_check = CheckBox(
+            value=_pretrain.STARTER_ON_BY_DEFAULT,
+            text="start from the built-in EM membrane model",
+            tooltip="A U-Net trained on synthetic EM sections (dark membranes between "
+                    "cells) ships with the plugin; your strokes adapt it to the image. "
+                    "Needs U-Net / interactive; otherwise Start uses the pretraining below")
         self._continue_check = CheckBox(
             value=True, text="continue from current weights",
             tooltip="Start trains on from the last model (same architecture) with all "
@@ -122,7 +128,7 @@ class TrainWidget(Container):
         self.extend([self._image_combo, self._arch_combo, self._preset_combo, self._knobs,
                      self._loss_combo, self._balance_combo,
                      self._backend_picker, self._iter_spin, self._lr_spin, self._preview_check,
-                     self._pretrain_check, self._pretrain_label,
+                     self._starter_check, self._pretrain_check, self._pretrain_label,
                      self._continue_check, buttons, files, projects, self._status_label])
         self.loss_plot = LossPlot()
         self.native.layout().addWidget(self.loss_plot)
@@ -155,7 +161,7 @@ class TrainWidget(Container):
         self._pretrain_timer.setInterval(500)  # settle: spinning a knob restarts it once
         self._pretrain_timer.timeout.connect(self._want_pretraining)
         for widget in (self._image_combo, self._arch_combo, self._preset_combo,
-                       self._pretrain_check):
+                       self._pretrain_check, self._starter_check):
             widget.changed.connect(self._schedule_pretraining)
         self._on_arch_changed()
         _session.register(viewer, "train", self)
@@ -238,7 +244,25 @@ class TrainWidget(Container):
             spec = self._read_config()["spec"]
         except ValueError:  # e.g. an image whose channels the network cannot read
             return
+        if self._builtin_starter(spec) is not None:
+            self.pretraining.forget()  # Start trains from the shipped model instead
+            self._pretrain_label.value = "Start trains from the built-in EM membrane model"
+            return
+        if self._pretrain_label.value.startswith("Start trains from the built-in"):
+            self._pretrain_label.value = ""
         self.pretraining.want(self._image_combo.value, spec, self._backend_picker.backend)
+
+    def _builtin_starter(self, spec: Any = None) -> Any:
+        """The shipped starter when its box is ticked and the network (``spec``, default
+        the chosen one) fits it, else None."""
+        if not self._starter_check.value:
+            return None
+        if spec is None:
+            try:
+                spec = self._read_config()["spec"]
+            except ValueError:  # Start reports what is wrong with the settings
+                return None
+        return _pretrain.builtin_starter_for(spec)
 
     # ------------------------------------------------------------ run
     def _continuable(self) -> Any:
@@ -299,14 +323,16 @@ class TrainWidget(Container):
         if self._closed:  # nobody can press Save any more: keep the work on disk
             self.autosaved = self._final_checkpoint.save(_autosave_path())
 
-    def _first_weights(self, spec: Any, kwargs: dict[str, Any], starter: Any) -> Any:
-        """What a new run starts from, built in the worker: the loaded ``starter``
-        model, else what background pretraining learned (None: random weights)."""
+    def _first_weights(self, spec: Any, kwargs: dict[str, Any], starter: Any,
+                       source: str) -> Any:
+        """What a new run starts from, built in the worker: the ``starter`` model (loaded
+        or shipped, as ``source`` says), else what background pretraining learned (None:
+        random weights)."""
         seed, names = kwargs["train"].seed, kwargs.get("class_names", ())
         if starter is not None:
             from ..transfer import starting_checkpoint
 
-            return lambda: (StartedFromModel(starter.iteration),
+            return lambda: (StartedFromModel(starter.iteration, source),
                             starting_checkpoint(starter, spec, seed=seed, class_names=names))
         take = self.pretraining.handover(spec, seed=seed, class_names=names)
 
@@ -317,7 +343,8 @@ class TrainWidget(Container):
 
         return first
 
-    def _start(self, resume: Any = None, extend: bool = False, starter: Any = None) -> bool:
+    def _start(self, resume: Any = None, extend: bool = False, starter: Any = None,
+               source: str = "the loaded model") -> bool:
         from napari.qt.threading import create_worker
         from napari.utils.notifications import show_error
 
@@ -331,7 +358,8 @@ class TrainWidget(Container):
             return False
         self.trainer, self._stop_requested = None, False
         self._end_iteration = kwargs["train"].iterations
-        first = None if resume is not None else self._first_weights(args[0], kwargs, starter)
+        first = (None if resume is not None
+                 else self._first_weights(args[0], kwargs, starter, source))
         self.pretraining.forget()
         self.worker = create_worker(self._run, args, kwargs, first)
         self.worker.yielded.connect(self._on_event)
@@ -351,6 +379,9 @@ class TrainWidget(Container):
             # a model from disk (e.g. trained on another stack) starts a new run on these
             # strokes: iteration 0, fresh optimiser, anchored to its weights; Resume continues it
             if self._start(starter=previous):
+                self.loss_plot.clear()
+        elif previous is None and (shipped := self._builtin_starter()) is not None:
+            if self._start(starter=shipped.load(), source="the built-in EM membrane model"):
                 self.loss_plot.clear()
         elif self._start(resume=previous, extend=True) and previous is None:
             self.loss_plot.clear()
@@ -395,8 +426,8 @@ class TrainWidget(Container):
                     f"iteration {int(m['kept_iteration'])})")
             case StartedFromPretrained(iterations=n):
                 self._pretrain_label.value = f"training from {n:,} pretraining iterations"
-            case StartedFromModel(iterations=n):
-                self._pretrain_label.value = f"training from the loaded model ({n:,} iterations)"
+            case StartedFromModel(iterations=n, source=source):
+                self._pretrain_label.value = f"training from {source} ({n:,} iterations)"
             case TrainingStarted(total_iterations=n, start_iteration=s):
                 self._status_label.value = f"training {s} → {n}"
             case TrainingStopped(reason=reason):

@@ -136,3 +136,44 @@ def test_a_loaded_model_that_does_not_fit_is_named_not_silently_dropped(
     _press_start(qtbot, fresh, 2)
     assert built_trainers[-1][2].get("init_from") is None  # trained without it ...
     assert len(warnings) == 1 and "base_fmaps 16 (loaded) vs 8" in warnings[0]  # ... and said so
+
+
+def test_the_builtin_starter_box_starts_a_new_run_from_the_shipped_model(
+        sample_viewer, qtbot, paint_scribbles, built_trainers, monkeypatch):
+    from napari_greentea.starters import starter
+    from napari_greentea.widgets import _pretrain
+
+    monkeypatch.setattr(_pretrain, "STARTER_ON_BY_DEFAULT", True)
+    monkeypatch.setattr(_pretrain, "ON_BY_DEFAULT", True)  # the starter replaces pretraining
+    annotate, train = AnnotateWidget(sample_viewer), TrainWidget(sample_viewer)
+    train._preview_check.value = False
+    paint_scribbles(sample_viewer, annotate)
+    qtbot.waitUntil(lambda: train._pretrain_label.value.startswith(
+        "Start trains from the built-in EM membrane model"), timeout=10_000)
+    assert train.pretraining.job is None  # no background pretraining meanwhile
+
+    shipped = starter("em-membranes").load()
+    _press_start(qtbot, train, 3)
+    _, _, kwargs, initial = built_trainers[-1]
+    assert kwargs.get("resume") is None and kwargs["init_from"].iteration == 0
+    assert kwargs["preprocess"] == shipped.preprocess
+    for name, value in shipped.weights.items():  # every layer, the classifier too
+        np.testing.assert_array_equal(initial[name], value)
+    assert train._pretrain_label.value == (
+        f"training from the built-in EM membrane model ({shipped.iteration:,} iterations)")
+    _press_start(qtbot, train, 2)  # its own model now: Start continues it
+    assert built_trainers[-1][2]["resume"].iteration == 3
+
+
+def test_the_builtin_starter_is_skipped_for_a_network_it_does_not_fit(
+        sample_viewer, qtbot, paint_scribbles, built_trainers, monkeypatch):
+    from napari_greentea.widgets import _pretrain
+
+    monkeypatch.setattr(_pretrain, "STARTER_ON_BY_DEFAULT", True)
+    annotate, train = AnnotateWidget(sample_viewer), TrainWidget(sample_viewer)
+    train._preview_check.value = False
+    paint_scribbles(sample_viewer, annotate)
+    train._knob_spins["base_fmaps"].value = 8  # the shipped model has 16
+    _press_start(qtbot, train, 2)
+    assert built_trainers[-1][2].get("init_from") is None
+    assert train.checkpoint.spec.base_fmaps == 8
