@@ -101,6 +101,16 @@ def _fresh_widget_and_saved_model(viewer, qtbot, paint_scribbles, folder, iterat
     return fresh, saved
 
 
+def _assert_new_run_from(model, built):
+    """The Trainer ``built`` (a ``built_trainers`` entry) began a new run from every weight
+    of ``model``, the classifier too, with its preprocessing."""
+    _, _, kwargs, initial = built
+    assert kwargs.get("resume") is None and kwargs["init_from"].iteration == 0
+    assert kwargs["preprocess"] == model.preprocess
+    for name, value in model.weights.items():
+        np.testing.assert_array_equal(initial[name], value)
+
+
 def test_a_loaded_model_starts_a_new_run_from_its_weights(
         sample_viewer, qtbot, paint_scribbles, built_trainers, tmp_path):
     """A model from disk (e.g. one trained on another stack) is a starting point: Start
@@ -110,11 +120,7 @@ def test_a_loaded_model_starts_a_new_run_from_its_weights(
     starter = fresh._load(str(saved))
     assert "Start trains a new run from it" in fresh._status_label.value
     _press_start(qtbot, fresh, 4)
-    _, _, kwargs, initial = built_trainers[-1]
-    assert kwargs.get("resume") is None and kwargs["init_from"].iteration == 0
-    assert kwargs["preprocess"] == starter.preprocess
-    for name, value in starter.weights.items():  # every layer, the classifier too
-        np.testing.assert_array_equal(initial[name], value)
+    _assert_new_run_from(starter, built_trainers[-1])
     assert fresh.checkpoint.iteration == 4  # a new run, not the starter's continuation
     assert fresh._pretrain_label.value == "training from the loaded model (6 iterations)"
 
@@ -154,11 +160,7 @@ def test_the_builtin_starter_box_starts_a_new_run_from_the_shipped_model(
 
     shipped = starter("em-membranes").load()
     _press_start(qtbot, train, 3)
-    _, _, kwargs, initial = built_trainers[-1]
-    assert kwargs.get("resume") is None and kwargs["init_from"].iteration == 0
-    assert kwargs["preprocess"] == shipped.preprocess
-    for name, value in shipped.weights.items():  # every layer, the classifier too
-        np.testing.assert_array_equal(initial[name], value)
+    _assert_new_run_from(shipped, built_trainers[-1])
     assert train._pretrain_label.value == (
         f"training from the built-in EM membrane model ({shipped.iteration:,} iterations)")
     _press_start(qtbot, train, 2)  # its own model now: Start continues it
