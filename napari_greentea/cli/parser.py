@@ -146,9 +146,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="start from greentea pretrain's weights (every layer but the "
                    "classifier), from a trained checkpoint, e.g. a model of another "
                    "labeled stack (every layer; the classifier afresh if the class count "
-                   "differs), or from a shipped starter model by name: "
-                   f"{', '.join(STARTERS)} (u/interactive, EM membranes); the architecture "
-                   "must match")
+                   "differs), or from a shipped starter model by name ("
+                   + "; ".join(f"{s.name}: {s.summary}" for s in STARTERS.values())
+                   + "); the architecture must match")
     _channel_args(p)
     p.set_defaults(func=cmd_train)
 

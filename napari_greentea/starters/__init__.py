@@ -32,6 +32,7 @@ class Starter:
 
     name: str
     filename: str
+    #: what it is, for help texts
     summary: str
 
     @property
@@ -47,7 +48,7 @@ class Starter:
         classes may differ: the classifier then starts afresh)."""
         from ..pretrain import layers_mismatch
 
-        return layers_mismatch(_load(self.path).spec, spec) is None
+        return layers_mismatch(_cached(self.path).spec, spec) is None
 
 
 @cache
@@ -67,8 +68,8 @@ def _load(path: Path) -> Checkpoint:
 STARTERS: dict[str, Starter] = {
     s.name: s for s in (
         Starter("em-membranes", "em_membranes.npz",
-                "interactive U-Net trained on synthetic EM sections: dark membranes "
-                "(class 1) between cells (class 2)"),
+                "U-Net / interactive trained on synthetic EM sections; class 1 membrane, "
+                "class 2 cell"),
     )
 }
 

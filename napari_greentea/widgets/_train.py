@@ -68,6 +68,9 @@ def _loss_choices(_widget: Any = None) -> list[tuple[str, str]]:
     return [(entry.display_name, name) for name, entry in LOSSES.items()]
 
 
+#: The line under the boxes while Start would train from the shipped starter.
+_STARTER_NOTE = "Start trains from the built-in EM membrane model"
+
 class TrainWidget(Container):
     """Architecture, loss, backend, schedule; Start/Pause/Stop/Resume; save/load."""
 
@@ -246,9 +249,9 @@ class TrainWidget(Container):
             return
         if self._builtin_starter(spec) is not None:
             self.pretraining.forget()  # Start trains from the shipped model instead
-            self._pretrain_label.value = "Start trains from the built-in EM membrane model"
+            self._pretrain_label.value = _STARTER_NOTE
             return
-        if self._pretrain_label.value.startswith("Start trains from the built-in"):
+        if self._pretrain_label.value == _STARTER_NOTE:
             self._pretrain_label.value = ""
         self.pretraining.want(self._image_combo.value, spec, self._backend_picker.backend)
 
