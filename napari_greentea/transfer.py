@@ -13,7 +13,8 @@ slices 0-4, against 0.84 from the image's own pretraining
 new run: iteration 0, no optimiser state or loss history (the starter's Adam
 moments describe another dataset), the starter's preprocessing (the
 normalisation its layers expect). Every weight carries over, the classifier
-too when the class count matches; otherwise the classifier starts fresh.
+too when the class count matches (its rows in the user's class order, as
+:mod:`.class_order` matches them); otherwise the classifier starts fresh.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import os
 from collections.abc import Sequence
 
 from .checkpoint import Checkpoint
+from .class_order import reorder_classifier
 from .config import ModelSpec
 from .models import dense_graph
 from .pretrain import Pretrained, classifier_keys, layers_mismatch
@@ -31,7 +33,8 @@ __all__ = ["load_start", "starting_checkpoint"]
 
 
 def starting_checkpoint(model: Checkpoint, spec: ModelSpec | None = None, *, seed: int = 0,
-                        class_names: Sequence[str] = ()) -> Checkpoint:
+                        class_names: Sequence[str] = (),
+                        order: Sequence[int] | None = None) -> Checkpoint:
     """The first checkpoint of a run on new labels that starts from ``model``'s weights.
 
     ``spec`` is the network to train (default: ``model``'s); its layers must
@@ -39,15 +42,19 @@ def starting_checkpoint(model: Checkpoint, spec: ModelSpec | None = None, *, see
     saying which settings differ. With another number of classes the
     classifier is drawn afresh (``seed``) and ``class_names`` name the new
     classes (none: the Trainer's defaults); with the same number the model's
-    names are kept unless ``class_names`` are given.
+    names are kept unless ``class_names`` are given, and ``order`` (from
+    :func:`~napari_greentea.class_order.matching_order`) puts the
+    classifier's rows in the user's class order.
     """
     spec = spec or model.spec
     problem = layers_mismatch(model.spec, spec)
     if problem:
         raise ValueError(f"the starter model does not fit the chosen network: {problem}")
     graph = dense_graph(spec)
-    weights = {k: v.copy() for k, v in model.weights.items()}
-    if spec.num_classes != model.spec.num_classes:
+    same = spec.num_classes == model.spec.num_classes
+    weights = (reorder_classifier(model, order) if same and order is not None
+               else {k: v.copy() for k, v in model.weights.items()})
+    if not same:
         fresh = init_weights(graph, seed)
         weights.update({k: fresh[k] for k in classifier_keys(graph)})
     elif not class_names:

@@ -125,7 +125,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     names = CLASS_NAMES if spec.num_classes == 2 else ()
     trainer = Trainer(
         spec, [LabeledImage(image, labels)], train=train, loss=loss, backend=args.backend,
-        class_names=names, **_start_weights(args, spec, image, names),
+        class_names=names, **_start_weights(args, spec, LabeledImage(image, labels), names),
     )
     run_training(trainer, f"train {args.arch}/{args.preset} on {backend_label(trainer.backend)}",
                  args.stop)
@@ -133,12 +133,15 @@ def cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
-def _start_weights(args: argparse.Namespace, spec: Any, image: Any,
-                   class_names: Any) -> dict[str, Any]:
+def _start_weights(args: argparse.Namespace, spec: Any, pair: Any, class_names: Any,
+                   named: bool = False) -> dict[str, Any]:
     """The Trainer's ``init_from`` and ``preprocess`` for ``--init FILE`` (nothing
     without it): ``greentea pretrain``'s weights or a trained checkpoint (a starter
-    model); a ValueError names what does not fit ``spec``."""
+    model); a ValueError names what does not fit ``spec``. A starter's classes are
+    matched to the labels' (``class_order``): by name when ``named`` (a project's
+    own class names), else by what it predicts under the labels."""
     from ..channels import as_channels, chosen_channels
+    from ..class_order import matching_order
     from ..pretrain import Pretrained
     from ..transfer import load_start, starting_checkpoint
 
@@ -149,11 +152,15 @@ def _start_weights(args: argparse.Namespace, spec: Any, image: Any,
         start = source.initial_checkpoint(spec, seed=args.seed or 0, class_names=class_names)
         made = f"{source.iterations} pretraining iterations, {source.seconds:.0f} s"
     else:
-        start = starting_checkpoint(source, spec, seed=args.seed or 0, class_names=class_names)
         same = spec.num_classes == source.spec.num_classes
+        order, why = (matching_order(source, class_names if named else (), [pair],
+                                     args.backend) if same else (None, ""))
+        start = starting_checkpoint(source, spec, seed=args.seed or 0, class_names=class_names,
+                                    order=order)
         made = (f"a model trained for {source.iteration} iterations; every layer"
-                f"{'' if same else ' but the classifier, which starts afresh'}")
-    chosen = chosen_channels(as_channels(image))
+                f"{'' if same else ' but the classifier, which starts afresh'}"
+                f"{'; ' + why if order is not None else ''}")
+    chosen = chosen_channels(as_channels(pair.image))
     if chosen != start.preprocess.channels:
         log.warning("%s was trained on channels %s, training reads channels %s",
                     args.init, list(start.preprocess.channels), list(chosen))
@@ -195,7 +202,8 @@ def _train_project(args: argparse.Namespace) -> int:
     names = project.class_names or (CLASS_NAMES if spec.num_classes == 2 else ())
     trainer = Trainer(spec, [LabeledImage(image, labels)], train=train, loss=loss,
                       backend=args.backend, class_names=names,
-                      **_start_weights(args, spec, image, names))
+                      **_start_weights(args, spec, LabeledImage(image, labels), names,
+                                       named=bool(project.class_names)))
     run_training(trainer, f"train {project.folder.name} ({spec.kind}) on "
                  f"{backend_label(trainer.backend)}", args.stop)
     if not args.output:

@@ -197,7 +197,9 @@ class StartedFromPretrained:
 @dataclass(frozen=True)
 class StartedFromModel:
     """Training's worker took a model's weights (trained for ``iterations``): a loaded
-    one, or the shipped starter (``source`` says which)."""
+    one, or the shipped starter (``source`` says which); ``note`` says when its classes
+    were put in the user's order."""
 
     iterations: int
     source: str = "the loaded model"
+    note: str = ""

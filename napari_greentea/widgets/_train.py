@@ -326,17 +326,26 @@ class TrainWidget(Container):
         if self._closed:  # nobody can press Save any more: keep the work on disk
             self.autosaved = self._final_checkpoint.save(_autosave_path())
 
-    def _first_weights(self, spec: Any, kwargs: dict[str, Any], starter: Any,
+    def _first_weights(self, args: tuple[Any, ...], kwargs: dict[str, Any], starter: Any,
                        source: str) -> Any:
         """What a new run starts from, built in the worker: the ``starter`` model (loaded
-        or shipped, as ``source`` says), else what background pretraining learned (None:
-        random weights)."""
-        seed, names = kwargs["train"].seed, kwargs.get("class_names", ())
+        or shipped, as ``source`` says) with its classes matched to the painted ones,
+        else what background pretraining learned (None: random weights)."""
+        (spec, pairs), seed = args, kwargs["train"].seed
+        names = kwargs.get("class_names", ())
         if starter is not None:
-            from ..transfer import starting_checkpoint
+            def from_starter() -> Any:
+                from ..class_order import matching_order
+                from ..transfer import starting_checkpoint
 
-            return lambda: (StartedFromModel(starter.iteration, source),
-                            starting_checkpoint(starter, spec, seed=seed, class_names=names))
+                order, why = (matching_order(starter, names, pairs, kwargs.get("backend"))
+                              if spec.num_classes == starter.spec.num_classes else (None, ""))
+                start = starting_checkpoint(starter, spec, seed=seed, class_names=names,
+                                            order=order)
+                note = "" if order is None else why
+                return StartedFromModel(starter.iteration, source, note), start
+
+            return from_starter
         take = self.pretraining.handover(spec, seed=seed, class_names=names)
 
         def first() -> Any:
@@ -362,7 +371,7 @@ class TrainWidget(Container):
         self.trainer, self._stop_requested = None, False
         self._end_iteration = kwargs["train"].iterations
         first = (None if resume is not None
-                 else self._first_weights(args[0], kwargs, starter, source))
+                 else self._first_weights(args, kwargs, starter, source))
         self.pretraining.forget()
         self.worker = create_worker(self._run, args, kwargs, first)
         self.worker.yielded.connect(self._on_event)
@@ -429,8 +438,9 @@ class TrainWidget(Container):
                     f"iteration {int(m['kept_iteration'])})")
             case StartedFromPretrained(iterations=n):
                 self._pretrain_label.value = f"training from {n:,} pretraining iterations"
-            case StartedFromModel(iterations=n, source=source):
-                self._pretrain_label.value = f"training from {source} ({n:,} iterations)"
+            case StartedFromModel(iterations=n, source=source, note=note):
+                self._pretrain_label.value = (f"training from {source} ({n:,} iterations)"
+                                              + (f"\n{note}" if note else ""))
             case TrainingStarted(total_iterations=n, start_iteration=s):
                 self._status_label.value = f"training {s} → {n}"
             case TrainingStopped(reason=reason):

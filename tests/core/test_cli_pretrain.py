@@ -101,6 +101,24 @@ def test_init_names_a_shipped_starter(files, capsys):
     assert "depth 2 (trained) vs 1" in capsys.readouterr().err
 
 
+def test_a_starter_follows_labels_painted_the_other_way_round(files, capsys):
+    """Labels with 1 = cell, 2 = membrane: the starter's classifier rows are swapped."""
+    from napari_greentea.checkpoint import Checkpoint
+    from napari_greentea.starters import starter
+
+    strokes = tifffile.imread(files / "s.tif")
+    tifffile.imwrite(files / "swapped.tif", np.where(strokes > 0, 3 - strokes, 0).astype(
+        strokes.dtype))
+    model = files / "from_builtin_swapped.npz"
+    assert main(["train", str(files / "img.tif"), str(files / "swapped.tif"), "--output",
+                 str(model), "--iterations", "1", "--patch", "32", "--backend", "torch-cpu",
+                 "--init", "em-membranes"]) == 0
+    assert "classes matched to your strokes" in capsys.readouterr().err
+    shipped, after = starter("em-membranes").load(), Checkpoint.load(model)
+    flipped = shipped.weights["ip1.weight"][::-1]
+    assert np.abs(after.weights["ip1.weight"] - flipped).max() < 0.01
+
+
 def test_pretrain_budget_options_exclude_each_other(files):
     with pytest.raises(SystemExit):
         main(["pretrain", str(files / "img.tif"), "--output", str(files / "p.npz"),

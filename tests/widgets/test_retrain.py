@@ -179,3 +179,27 @@ def test_the_builtin_starter_is_skipped_for_a_network_it_does_not_fit(
     _press_start(qtbot, train, 2)
     assert built_trainers[-1][2].get("init_from") is None
     assert train.checkpoint.spec.base_fmaps == 8
+
+
+def test_the_builtin_starter_follows_classes_painted_the_other_way_round(
+        sample_viewer, qtbot, paint_scribbles, built_trainers, monkeypatch):
+    """Classes named otherwise and painted cell = 1, membrane = 2: the shipped model's
+    classifier rows are swapped to the user's order, and the label says so."""
+    from napari_greentea.starters import starter
+    from napari_greentea.widgets import _pretrain
+
+    monkeypatch.setattr(_pretrain, "STARTER_ON_BY_DEFAULT", True)
+    annotate, train = AnnotateWidget(sample_viewer), TrainWidget(sample_viewer)
+    train._preview_check.value = False
+    labels = paint_scribbles(sample_viewer, annotate)
+    labels.data = np.where(labels.data > 0, 3 - labels.data, 0).astype(labels.data.dtype)
+    labels.metadata["class_names"] = ("inside", "boundary")
+    _press_start(qtbot, train, 2)
+
+    shipped = starter("em-membranes").load()
+    initial = built_trainers[-1][3]
+    for key in ("ip1.weight", "ip1.bias"):
+        np.testing.assert_array_equal(initial[key], shipped.weights[key][::-1])
+    np.testing.assert_array_equal(initial["conv1.weight"], shipped.weights["conv1.weight"])
+    assert "classes matched to your strokes" in train._pretrain_label.value
+    assert train.checkpoint.class_names == ("inside", "boundary")
