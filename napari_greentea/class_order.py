@@ -25,6 +25,8 @@ __all__ = ["matching_order", "order_by_names", "order_by_strokes", "reorder_clas
 MARGIN = 0.1
 #: Planes of a stack predicted for the stroke check (those with the most strokes).
 MAX_PLANES = 3
+#: Image context kept around the strokes' bounding box for the stroke check, px.
+PAD = 64
 
 
 def _key(name: str) -> str:
@@ -41,23 +43,28 @@ def order_by_names(model_names: Sequence[str], names: Sequence[str]) -> tuple[in
 
 
 def _stroked_planes(image: Any, labels: np.ndarray) -> list[tuple[Any, np.ndarray]]:
-    """(image plane, label plane) pairs with strokes, the most painted first."""
+    """(image, labels) of the planes with strokes, the most painted first, each cut to
+    the strokes' bounding box plus :data:`PAD` px: the check costs what was painted,
+    not the size of the image."""
     from .channels import ChannelImage, as_channels
 
     labels = np.asarray(labels)
-    if labels.ndim == 2:
-        return [(image, labels)] if (labels > 0).any() else []
-    counts = (labels > 0).reshape(len(labels), -1).sum(axis=1)
+    stack = labels[None] if labels.ndim == 2 else labels
+    counts = (stack > 0).reshape(len(stack), -1).sum(axis=1)
     picked = [int(z) for z in np.argsort(-counts, kind="stable")[:MAX_PLANES] if counts[z]]
     image = as_channels(image)
     planes = []
     for z in picked:
+        ys, xs = np.nonzero(stack[z])
+        box = (slice(max(int(ys.min()) - PAD, 0), int(ys.max()) + PAD + 1),
+               slice(max(int(xs.min()) - PAD, 0), int(xs.max()) + PAD + 1))
+        where = box if labels.ndim == 2 else (z, *box)
         if isinstance(image, ChannelImage):
-            stack = np.stack([np.asarray(image.plane(c)[z]) for c in range(image.count)])
-            plane = ChannelImage(stack, axis=0) if image.count > 1 else stack[0]
+            cut = np.stack([np.asarray(image.plane(c)[where]) for c in range(image.count)])
+            plane = ChannelImage(cut, axis=0) if image.count > 1 else cut[0]
         else:
-            plane = np.asarray(image[z])
-        planes.append((plane, labels[z]))
+            plane = np.asarray(image[where])
+        planes.append((plane, stack[z][box]))
     return planes
 
 

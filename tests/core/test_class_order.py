@@ -95,3 +95,21 @@ def test_strokes_on_a_stack_use_its_most_painted_planes(painted):
     assert order == (1, 0)
     nothing = np.zeros_like(marks)
     assert matching_order(model, (), [(stack, nothing)])[0] is None
+
+
+def test_the_stroke_check_reads_only_the_painted_part_of_each_plane():
+    from napari_greentea.channels import ChannelImage
+    from napari_greentea.class_order import PAD, _stroked_planes
+
+    image = np.arange(3 * 400 * 500, dtype=np.float32).reshape(3, 400, 500)
+    labels = np.zeros(image.shape, np.uint8)
+    labels[1, 300:310, 20:40] = 1
+    labels[2, 100, 250] = 2
+    (plane, lab), (other, _) = _stroked_planes(image, labels)
+    assert lab.shape == plane.shape == (10 + 2 * PAD, 40 + PAD)  # cut at the left edge
+    np.testing.assert_array_equal(plane, image[1, 300 - PAD : 310 + PAD, : 40 + PAD])
+    assert (lab == 1).sum() == 200 and other.shape == (2 * PAD + 1, 2 * PAD + 1)
+    colour = ChannelImage(np.stack([image[1], -image[1]], axis=-1), axis=-1)
+    [(cut, _)] = _stroked_planes(colour, labels[1])
+    assert isinstance(cut, ChannelImage) and cut.shape == lab.shape
+    np.testing.assert_array_equal(cut.plane(1), -plane)
