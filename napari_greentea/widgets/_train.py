@@ -517,7 +517,9 @@ class TrainWidget(Container):
                 "widget": {"preset": self._preset_combo.value,
                            "backend": self._backend_picker.backend,
                            "preview": self._preview_check.value,
-                           "continue": self._continue_check.value}}
+                           "continue": self._continue_check.value,
+                           "pretrain": self._pretrain_check.value,
+                           "starter": self._starter_check.value}}
 
     def apply_project_settings(self, settings: dict[str, Any]) -> None:
         from ..config import LossConfig, ModelSpec, TrainConfig
@@ -536,6 +538,8 @@ class TrainWidget(Container):
         self._loss_combo.value, self._balance_combo.value = loss.kind, loss.class_balance
         self._preview_check.value = widget.get("preview", self._preview_check.value)
         self._continue_check.value = widget.get("continue", self._continue_check.value)
+        self._starter_check.value = widget.get("starter", self._starter_check.value)
+        self._pretrain_check.value = widget.get("pretrain", self._pretrain_check.value)
         self._backend_picker.select(widget.get("backend"))
 
     def _save_project(self, path: str) -> Any:
