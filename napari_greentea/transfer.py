@@ -23,13 +23,13 @@ import os
 from collections.abc import Sequence
 
 from .checkpoint import Checkpoint
-from .class_order import reorder_classifier
+from .class_order import matching_order, reorder_classifier
 from .config import ModelSpec
 from .models import dense_graph
 from .pretrain import Pretrained, classifier_keys, layers_mismatch
 from .weights import init_weights
 
-__all__ = ["load_start", "starting_checkpoint"]
+__all__ = ["load_start", "matched_start", "starting_checkpoint"]
 
 
 def starting_checkpoint(model: Checkpoint, spec: ModelSpec | None = None, *, seed: int = 0,
@@ -61,6 +61,21 @@ def starting_checkpoint(model: Checkpoint, spec: ModelSpec | None = None, *, see
         class_names = model.class_names
     return Checkpoint(spec=spec, weights=weights, preprocess=model.preprocess,
                       class_names=tuple(class_names))
+
+
+def matched_start(model: Checkpoint, spec: ModelSpec, *, seed: int = 0,
+                  class_names: Sequence[str] = (), strokes: Sequence[object] = (),
+                  names_decide: bool = True, backend: object = None) -> tuple[Checkpoint, str]:
+    """:func:`starting_checkpoint` with the model's classes put in the user's order
+    (:func:`~napari_greentea.class_order.matching_order`, by ``class_names`` when
+    ``names_decide``, else by ``strokes``); the note says how, or is empty when the
+    order stayed."""
+    order, why = None, ""
+    if spec.num_classes == model.spec.num_classes:
+        order, why = matching_order(model, class_names if names_decide else (), strokes,
+                                    backend)
+    start = starting_checkpoint(model, spec, seed=seed, class_names=class_names, order=order)
+    return start, why if order is not None else ""
 
 
 def load_start(path: str | os.PathLike[str]) -> Checkpoint | Pretrained:

@@ -141,9 +141,8 @@ def _start_weights(args: argparse.Namespace, spec: Any, pair: Any, class_names: 
     matched to the labels' (``class_order``): by name when ``named`` (a project's
     own class names), else by what it predicts under the labels."""
     from ..channels import as_channels, chosen_channels
-    from ..class_order import matching_order
     from ..pretrain import Pretrained
-    from ..transfer import load_start, starting_checkpoint
+    from ..transfer import load_start, matched_start
 
     if not args.init:
         return {}
@@ -153,13 +152,11 @@ def _start_weights(args: argparse.Namespace, spec: Any, pair: Any, class_names: 
         made = f"{source.iterations} pretraining iterations, {source.seconds:.0f} s"
     else:
         same = spec.num_classes == source.spec.num_classes
-        order, why = (matching_order(source, class_names if named else (), [pair],
-                                     args.backend) if same else (None, ""))
-        start = starting_checkpoint(source, spec, seed=args.seed or 0, class_names=class_names,
-                                    order=order)
+        start, note = matched_start(source, spec, seed=args.seed or 0, class_names=class_names,
+                                    strokes=[pair], names_decide=named, backend=args.backend)
         made = (f"a model trained for {source.iteration} iterations; every layer"
                 f"{'' if same else ' but the classifier, which starts afresh'}"
-                f"{'; ' + why if order is not None else ''}")
+                f"{'; ' + note if note else ''}")
     chosen = chosen_channels(as_channels(pair.image))
     if chosen != start.preprocess.channels:
         log.warning("%s was trained on channels %s, training reads channels %s",

@@ -335,14 +335,10 @@ class TrainWidget(Container):
         names = kwargs.get("class_names", ())
         if starter is not None:
             def from_starter() -> Any:
-                from ..class_order import matching_order
-                from ..transfer import starting_checkpoint
+                from ..transfer import matched_start
 
-                order, why = (matching_order(starter, names, pairs, kwargs.get("backend"))
-                              if spec.num_classes == starter.spec.num_classes else (None, ""))
-                start = starting_checkpoint(starter, spec, seed=seed, class_names=names,
-                                            order=order)
-                note = "" if order is None else why
+                start, note = matched_start(starter, spec, seed=seed, class_names=names,
+                                            strokes=pairs, backend=kwargs.get("backend"))
                 return StartedFromModel(starter.iteration, source, note), start
 
             return from_starter
