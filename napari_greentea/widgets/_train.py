@@ -247,7 +247,9 @@ class TrainWidget(Container):
             spec = self._read_config()["spec"]
         except ValueError:  # e.g. an image whose channels the network cannot read
             return
-        if self._builtin_starter(spec) is not None:
+        from_starter = self._builtin_starter(spec) is not None
+        self._pretrain_check.enabled = not from_starter  # greyed out: it would change nothing
+        if from_starter:
             self.pretraining.forget()  # Start trains from the shipped model instead
             self._pretrain_label.value = _STARTER_NOTE
             return

@@ -157,6 +157,7 @@ def test_the_builtin_starter_box_starts_a_new_run_from_the_shipped_model(
     qtbot.waitUntil(lambda: train._pretrain_label.value.startswith(
         "Start trains from the built-in EM membrane model"), timeout=10_000)
     assert train.pretraining.job is None  # no background pretraining meanwhile
+    assert not train._pretrain_check.enabled  # its box is greyed out
 
     shipped = starter("em-membranes").load()
     _press_start(qtbot, train, 3)
@@ -175,7 +176,9 @@ def test_the_builtin_starter_is_skipped_for_a_network_it_does_not_fit(
     annotate, train = AnnotateWidget(sample_viewer), TrainWidget(sample_viewer)
     train._preview_check.value = False
     paint_scribbles(sample_viewer, annotate)
+    qtbot.waitUntil(lambda: not train._pretrain_check.enabled, timeout=10_000)
     train._knob_spins["base_fmaps"].value = 8  # the shipped model has 16
+    qtbot.waitUntil(lambda: train._pretrain_check.enabled, timeout=10_000)  # pretraining again
     _press_start(qtbot, train, 2)
     assert built_trainers[-1][2].get("init_from") is None
     assert train.checkpoint.spec.base_fmaps == 8
