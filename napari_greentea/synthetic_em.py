@@ -16,8 +16,8 @@ random per section:
 * in most sections, a region of processes cut lengthwise: bundles of long
   parallel cells (a power diagram in a frame stretched 3-10x along one
   direction) with fainter membranes and cytoplasm streaked along the fibres.
-  Networks trained on round cells alone miss most membrane in such bundles
-  of real neuropil;
+  Most of the ISBI 2012 membrane that a starter trained on round cells alone
+  missed lay in such bundles;
 * dark membranes whose width and contrast vary along them (faint stretches
   are still labeled membrane, so the network learns to close gaps);
 * what is *not* membrane although it is dark: granular cytoplasm, clusters

@@ -12,7 +12,7 @@ without the optimiser state and loss history a new run would drop anyway.
 The shipped file was made with the defaults below on the 2-core development
 VM (OpenCL picked by ``auto``). Its 10 038 iterations are what 10 minutes
 reached there when the first starter was made; an iteration budget, unlike a
-time budget, gives the same model on a faster or slower machine.
+time budget, gives the same model on a faster or slower machine (same backend).
 
 Usage: python scripts/make_em_starter.py --output napari_greentea/starters/em_membranes.npz
 """
