@@ -83,10 +83,15 @@ def _cells(rng: np.random.Generator, h: int, w: int) -> np.ndarray:
     amplitude = rng.uniform(3, 10)
     wy = yy + amplitude * _smooth_noise(rng, (h, w), 18)
     wx = xx + amplitude * _smooth_noise(rng, (h, w), 18)
-    best = np.full((h, w), np.inf, np.float32)
-    cells = np.zeros((h, w), np.int32)
-    for i, ((py, px), r) in enumerate(zip(points, radii, strict=True)):
-        d = (wy - py) ** 2 + (wx - px) ** 2 - 0.6 * r * r
+    return _nearest(((wy - py) ** 2 + (wx - px) ** 2 - 0.6 * r * r
+                     for (py, px), r in zip(points, radii, strict=True)), (h, w))
+
+
+def _nearest(distances, shape: tuple[int, int]) -> np.ndarray:
+    """Cell ids (1..n): each pixel goes to the seed whose (power) distance is smallest."""
+    best = np.full(shape, np.inf, np.float32)
+    cells = np.zeros(shape, np.int32)
+    for i, d in enumerate(distances):
         closer = d < best
         best[closer] = d[closer]
         cells[closer] = i + 1
@@ -107,14 +112,8 @@ def _fibre_cells(rng: np.random.Generator, h: int, w: int, theta: float) -> np.n
     n = int(rng.integers(60, 200))
     pa, pc = rng.uniform(-span, span, n), rng.uniform(-span, span, n)
     radii = rng.uniform(6, 22, n)
-    best = np.full((h, w), np.inf, np.float32)
-    cells = np.zeros((h, w), np.int32)
-    for i in range(n):
-        d = ((along - pa[i]) / stretch) ** 2 + (across - pc[i]) ** 2 - 0.6 * radii[i] ** 2
-        closer = d < best
-        best[closer] = d[closer]
-        cells[closer] = i + 1
-    return cells
+    return _nearest((((along - pa[i]) / stretch) ** 2 + (across - pc[i]) ** 2
+                     - 0.6 * radii[i] ** 2 for i in range(n)), (h, w))
 
 
 def _with_fibre_bundle(rng: np.random.Generator, cells: np.ndarray, theta: float
