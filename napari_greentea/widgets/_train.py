@@ -105,7 +105,8 @@ class TrainWidget(Container):
             value=_pretrain.STARTER_ON_BY_DEFAULT,
             text="start from the built-in EM membrane model",
             tooltip="A U-Net trained on synthetic EM sections (dark membranes between "
-                    "cells) ships with the plugin; your strokes adapt it to the image. "
+                    "round cells and bundles of long processes) ships with the plugin; your "
+                    "strokes adapt it to the image. "
                     "Needs U-Net / interactive; otherwise Start uses the pretraining below")
         self._continue_check = CheckBox(
             value=True, text="continue from current weights",
