@@ -30,6 +30,7 @@ from ._layers import (
     linked_labels,
     spatial_transform,
 )
+from ._tooltips import wrap_tooltips
 
 if TYPE_CHECKING:
     import napari
@@ -50,6 +51,7 @@ class AnnotateWidget(Container):
         self._counts_label = Label(value="")
         self.extend([self._image_combo, self._classes_edit, self._new_button,
                      self._brush_spin, self._counts_label])
+        wrap_tooltips(self)
         viewer.layers.events.inserted.connect(self.reset_choices)  # docked or not
         viewer.layers.events.removed.connect(self.reset_choices)
         self._watched: Any = None

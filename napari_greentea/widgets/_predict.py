@@ -43,6 +43,7 @@ from ._layers import (
 )
 from ._lifetime import when_closed
 from ._stream import BlockQueue, Prepared, prepare_and_stream, stream_blocks
+from ._tooltips import wrap_tooltips
 
 #: seconds between layer refreshes while blocks stream in
 REFRESH_S = 0.25
@@ -105,6 +106,7 @@ class PredictWidget(Container):
                      Container(layout="horizontal", labels=False, widgets=[
                          self._segment_button, self._export_button]),
                      self._status_label])
+        wrap_tooltips(self)
         viewer.layers.events.inserted.connect(self.reset_choices)  # docked or not
         viewer.layers.events.removed.connect(self.reset_choices)
         self.checkpoint: Any = None

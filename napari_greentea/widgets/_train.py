@@ -44,6 +44,7 @@ from ._layers import layer_image, training_pairs
 from ._lifetime import when_closed
 from ._pretrain import BUDGET_S, BackgroundPretraining, StartedFromModel, StartedFromPretrained
 from ._preview import PREVIEW_LAYER, LivePreview
+from ._tooltips import wrap_tooltips
 
 if TYPE_CHECKING:
     import napari
@@ -136,6 +137,7 @@ class TrainWidget(Container):
                      self._continue_check, buttons, files, projects, self._status_label])
         self.loss_plot = LossPlot()
         self.native.layout().addWidget(self.loss_plot)
+        wrap_tooltips(self)
         viewer.layers.events.inserted.connect(self.reset_choices)  # docked or not
         viewer.layers.events.removed.connect(self.reset_choices)
         self.trainer: Any = None
