@@ -18,7 +18,6 @@ def wrap_tooltips(container: Any) -> None:
     for widget in container:
         if isinstance(widget, Container):
             wrap_tooltips(widget)
-        native = getattr(widget, "native", None)
-        text = native.toolTip() if native is not None else ""
+        text = widget.native.toolTip()
         if len(text) > ONE_LINE and not text.startswith("<qt>"):
-            native.setToolTip(f"<qt>{html.escape(text)}</qt>")
+            widget.native.setToolTip(f"<qt>{html.escape(text)}</qt>")

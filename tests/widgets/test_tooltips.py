@@ -33,4 +33,3 @@ def test_long_tooltips_wrap_and_keep_their_text(make_napari_viewer, name):
     for tip in long:
         text = html.unescape(re.sub(r"^<qt>|</qt>$", "", tip))
         assert "<qt>" not in text and len(text) > ONE_LINE
-
