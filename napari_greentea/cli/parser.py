@@ -148,9 +148,11 @@ def build_parser() -> argparse.ArgumentParser:
                    "labeled stack (every layer; the classifier afresh if the class count "
                    "differs), or from a shipped starter model by name ("
                    + "; ".join(f"{s.name}: {s.summary}" for s in STARTERS.values())
-                   + "); the architecture must match")
+                   + "); a trained model brings its network, which "
+                   "--arch/--preset/--knob/--fmaps/--depth may only name again")
     _channel_args(p)
-    p.set_defaults(func=cmd_train)
+    # None: not given (u / interactive then, unless --init brings a trained network)
+    p.set_defaults(func=cmd_train, arch=None, preset=None)
 
     p = sub.add_parser("pretrain", help="pretrain a network on an image alone (no labels), "
                        "for train --init")

@@ -33,7 +33,7 @@ def _train_configs(args: argparse.Namespace) -> tuple[TrainConfig, LossConfig]:
     }
     train = {k: v for k, v in given.items() if v is not None}
     loss = {k: v for k, v in (("kind", args.loss), ("class_balance", args.balance)) if v}
-    return recipe(args.preset, train={
+    return recipe(args.preset or "interactive", train={
         **train,
         "iterations": iterations,
         "seconds": seconds,
@@ -106,6 +106,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     from ..io import read_image
     from ..sample import CLASS_NAMES, isbi_labels_to_classes
     from ..train import LabeledImage, Trainer
+    from ..transfer import load_start
 
     if args.project:
         return _train_project(args)
@@ -113,7 +114,8 @@ def cmd_train(args: argparse.Namespace) -> int:
         raise ValueError("give IMAGE LABELS --output CHECKPOINT, or --project PROJECT")
     image = _training_image(args)
     labels = np.asarray(read_image(args.labels, key=args.labels_key))
-    spec = _spec(args, channel_count(image))
+    source = load_start(args.init) if args.init else None
+    spec = _network(args, channel_count(image), source)
     if args.isbi_labels:
         labels = isbi_labels_to_classes(labels)
     else:
@@ -125,28 +127,43 @@ def cmd_train(args: argparse.Namespace) -> int:
     names = CLASS_NAMES if spec.num_classes == 2 else ()
     trainer = Trainer(
         spec, [LabeledImage(image, labels)], train=train, loss=loss, backend=args.backend,
-        class_names=names, **_start_weights(args, spec, LabeledImage(image, labels), names),
+        class_names=names,
+        **_start_weights(args, spec, LabeledImage(image, labels), names, source=source),
     )
-    run_training(trainer, f"train {args.arch}/{args.preset} on {backend_label(trainer.backend)}",
-                 args.stop)
+    run_training(trainer, f"train {spec.kind}/{args.preset or 'interactive'} on "
+                 f"{backend_label(trainer.backend)}", args.stop)
     print(f"wrote checkpoint {args.output} (iteration {trainer.iteration})")
     return 0
 
 
+def _network(args: argparse.Namespace, in_channels: int, source: Any) -> Any:
+    """The network to train: the one --arch/--preset/--knob/--fmaps/--depth describe, or,
+    when none of them is given and --init names a trained model (a starter), that
+    model's own network: a starter brings the network it was trained as."""
+    from ..checkpoint import Checkpoint
+
+    named = (args.arch or args.preset or args.knob or args.fmaps is not None
+             or args.depth is not None)
+    if named or not isinstance(source, Checkpoint):
+        return _spec(args, in_channels)
+    return source.spec.replace(in_channels=in_channels)
+
+
 def _start_weights(args: argparse.Namespace, spec: Any, pair: Any, class_names: Any,
-                   named: bool = False) -> dict[str, Any]:
+                   named: bool = False, source: Any = None) -> dict[str, Any]:
     """The Trainer's ``init_from`` and ``preprocess`` for ``--init FILE`` (nothing
     without it): ``greentea pretrain``'s weights or a trained checkpoint (a starter
-    model); a ValueError names what does not fit ``spec``. A starter's classes are
-    matched to the labels' (``class_order``): by name when ``named`` (a project's
-    own class names), else by what it predicts under the labels."""
+    model; ``source`` when it is already loaded); a ValueError names what does not
+    fit ``spec``. A starter's classes are matched to the labels' (``class_order``): by
+    name when ``named`` (a project's own class names), else by what it predicts under
+    the labels."""
     from ..channels import as_channels, chosen_channels
     from ..pretrain import Pretrained
     from ..transfer import load_start, matched_start
 
     if not args.init:
         return {}
-    source = load_start(args.init)
+    source = source if source is not None else load_start(args.init)
     if isinstance(source, Pretrained):
         start = source.initial_checkpoint(spec, seed=args.seed or 0, class_names=class_names)
         made = f"{source.iterations} pretraining iterations, {source.seconds:.0f} s"

@@ -3,13 +3,19 @@
 Stroke training that starts from a model trained on other membrane images
 only has to adapt it to the new image (:mod:`napari_greentea.transfer`).
 The models here are trained on data made by this package, so they carry no
-third-party licence: ``em-membranes`` is the interactive U-Net trained on
-synthetic EM sections (:mod:`napari_greentea.synthetic_em`, built by
-``scripts/make_em_starter.py``).
+third-party licence: ``em-membranes`` is the interactive U-Net with two
+more levels than the preset (depth 4: 8x its context), trained on synthetic EM
+sections (:mod:`napari_greentea.synthetic_em`, built by
+``scripts/make_em_starter.py``). The starter is trained once, so its depth
+costs no training time of the user's, and 60 s of strokes from it beat 60 s
+from a depth-2 starter on ISBI 2012 (V_rand 0.907 against 0.866, six stroke
+seeds), although each of those 60 s then runs fewer iterations
+(``benchmarks/results/scribbles_explore.md``, phase 16).
 
-A starter is named wherever a model file is accepted as the start of a run:
-``greentea train IMAGE STROKES --init em-membranes``; the Train widget offers
-it as a checkbox when the chosen network fits it.
+A starter brings its network: ``greentea train IMAGE STROKES --init
+em-membranes`` trains that network unless --arch/--preset/--knob/--fmaps/--depth
+name another (which must fit it), and ticking the Train widget's starter box
+sets the network choices to it.
 """
 
 from __future__ import annotations
@@ -34,6 +40,8 @@ class Starter:
     filename: str
     #: what it is, for help texts
     summary: str
+    #: the preset whose recipe it was trained with (the widget's preset choice)
+    preset: str = "interactive"
 
     @property
     def path(self) -> Path:
@@ -42,6 +50,11 @@ class Starter:
     def load(self) -> Checkpoint:
         """The trained model (a fresh copy: callers may change it)."""
         return _load(self.path)
+
+    @property
+    def spec(self) -> ModelSpec:
+        """Its network (one class count; :meth:`fits` accepts others)."""
+        return _cached(self.path).spec
 
     def fits(self, spec: ModelSpec) -> bool:
         """Whether ``spec``'s layers can take over this model's weights (the number of
@@ -68,8 +81,8 @@ def _load(path: Path) -> Checkpoint:
 STARTERS: dict[str, Starter] = {
     s.name: s for s in (
         Starter("em-membranes", "em_membranes.npz",
-                "U-Net / interactive trained on synthetic EM sections; class 1 membrane, "
-                "class 2 cell"),
+                "U-Net / interactive, depth 4, trained on synthetic EM sections; class 1 "
+                "membrane, class 2 cell"),
     )
 }
 

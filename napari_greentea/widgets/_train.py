@@ -107,8 +107,9 @@ class TrainWidget(Container):
             text="start from the built-in EM membrane model",
             tooltip="A U-Net trained on synthetic EM sections (dark membranes between "
                     "round cells and bundles of long processes) ships with the plugin; your "
-                    "strokes adapt it to the image. "
-                    "Needs U-Net / interactive; otherwise Start uses the pretraining below")
+                    "strokes adapt it to the image. Ticking it sets the network to that "
+                    "model's (U-Net / interactive, depth 4); with another network Start uses "
+                    "the pretraining below")
         self._continue_check = CheckBox(
             value=True, text="continue from current weights",
             tooltip="Start trains on from the last model (same architecture) with all "
@@ -170,6 +171,9 @@ class TrainWidget(Container):
                        self._pretrain_check, self._starter_check):
             widget.changed.connect(self._schedule_pretraining)
         self._on_arch_changed()
+        self._starter_check.changed.connect(self._on_starter_toggled)
+        if self._starter_check.value:
+            self._on_starter_toggled()
         _session.register(viewer, "train", self)
         self._project_opened: str | None = None
         self._opening = False
@@ -208,6 +212,25 @@ class TrainWidget(Container):
         from ..models import architecture, preset
 
         spec = preset(self._arch_combo.value, self._preset_combo.value)
+        for knob in architecture(spec.kind).knobs:
+            self._knob_spins[knob.name].value = knob.read(spec)
+
+    def _on_starter_toggled(self) -> None:
+        """Ticked: the network choices become the shipped starter's, so that Start trains
+        from it; unticked: the chosen preset's again."""
+        if not self._starter_check.value:
+            self._on_preset_changed()
+            return
+        shipped = _pretrain.builtin_starter()
+        self._show_network(shipped.spec, shipped.preset)
+
+    def _show_network(self, spec: Any, preset_name: str) -> None:
+        """Set the architecture, preset and knob choices to ``spec``'s."""
+        from ..models import architecture
+
+        self._arch_combo.value = spec.kind
+        if preset_name in self._preset_combo.choices:
+            self._preset_combo.value = preset_name
         for knob in architecture(spec.kind).knobs:
             self._knob_spins[knob.name].value = knob.read(spec)
 
@@ -524,22 +547,18 @@ class TrainWidget(Container):
 
     def apply_project_settings(self, settings: dict[str, Any]) -> None:
         from ..config import LossConfig, ModelSpec, TrainConfig
-        from ..models import architecture
 
         spec = ModelSpec.from_dict(settings["spec"])
         train, loss = TrainConfig.from_dict(settings["train"]), LossConfig.from_dict(
             settings["loss"])
         widget = settings.get("widget", {})
-        self._arch_combo.value = spec.kind
-        if widget.get("preset") in self._preset_combo.choices:
-            self._preset_combo.value = widget["preset"]
-        for knob in architecture(spec.kind).knobs:
-            self._knob_spins[knob.name].value = knob.read(spec)
+        with self._starter_check.changed.blocked():  # the project's network, not the starter's
+            self._starter_check.value = widget.get("starter", self._starter_check.value)
+        self._show_network(spec, widget.get("preset"))
         self._iter_spin.value, self._lr_spin.value = train.iterations, train.lr
         self._loss_combo.value, self._balance_combo.value = loss.kind, loss.class_balance
         self._preview_check.value = widget.get("preview", self._preview_check.value)
         self._continue_check.value = widget.get("continue", self._continue_check.value)
-        self._starter_check.value = widget.get("starter", self._starter_check.value)
         self._pretrain_check.value = widget.get("pretrain", self._pretrain_check.value)
         self._backend_picker.select(widget.get("backend"))
 

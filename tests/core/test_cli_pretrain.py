@@ -94,11 +94,18 @@ def test_init_names_a_shipped_starter(files, capsys):
     assert f"{said}; every layer)" in capsys.readouterr().err
     after = Checkpoint.load(model)
     assert after.iteration == 2 and after.preprocess == shipped.preprocess
+    assert after.spec == shipped.spec  # no network named: the starter's own
     assert np.abs(after.weights["conv1.weight"] - shipped.weights["conv1.weight"]).max() < 0.01
     # a network the starter does not fit is refused, naming what differs
     assert main(["train", str(files / "img.tif"), str(files / "s.tif"), "--output", str(model),
                  "--iterations", "2", *NET, "--init", "em-membranes"]) != 0
-    assert "depth 2 (trained) vs 1" in capsys.readouterr().err
+    assert f"depth {shipped.spec.depth} (trained) vs 1" in capsys.readouterr().err
+    # naming the preset's network alone is naming another network, too
+    assert shipped.spec.depth != 2
+    assert main(["train", str(files / "img.tif"), str(files / "s.tif"), "--output", str(model),
+                 "--iterations", "1", "--patch", "32", "--backend", "torch-cpu",
+                 "--preset", "interactive", "--init", "em-membranes"]) != 0
+    assert f"depth {shipped.spec.depth} (trained) vs 2" in capsys.readouterr().err
 
 
 def test_a_starter_follows_labels_painted_the_other_way_round(files, capsys):

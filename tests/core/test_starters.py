@@ -22,11 +22,14 @@ def test_every_starter_ships_a_model_of_its_network():
         assert model.iteration > 0 and not model.optimizer_state and not model.history
 
 
-def test_the_em_starter_fits_the_interactive_unet_only():
+def test_the_em_starter_fits_its_own_unet_only():
     shipped = starter("em-membranes")
-    assert shipped.fits(preset("u", "interactive"))
-    assert shipped.fits(preset("u", "interactive", num_classes=3))  # fresh classifier then
-    assert not shipped.fits(preset("u", "interactive", base_fmaps=8))
+    assert shipped.preset == "interactive" and shipped.spec.kind == "u"
+    own = preset("u", "interactive", depth=shipped.spec.depth)
+    assert shipped.fits(own)
+    assert shipped.fits(own.replace(num_classes=3))  # fresh classifier then
+    assert not shipped.fits(own.replace(base_fmaps=8))
+    assert not shipped.fits(own.replace(depth=shipped.spec.depth - 1))
     assert not shipped.fits(preset("sk", "interactive"))
 
 
