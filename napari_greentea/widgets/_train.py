@@ -209,9 +209,14 @@ class TrainWidget(Container):
         self._on_preset_changed()
 
     def _on_preset_changed(self) -> None:
-        from ..models import architecture, preset
+        from ..models import preset
 
-        spec = preset(self._arch_combo.value, self._preset_combo.value)
+        self._show_knobs(preset(self._arch_combo.value, self._preset_combo.value))
+
+    def _show_knobs(self, spec: Any) -> None:
+        """Set the knob choices to ``spec``'s (its architecture's knobs are shown)."""
+        from ..models import architecture
+
         for knob in architecture(spec.kind).knobs:
             self._knob_spins[knob.name].value = knob.read(spec)
 
@@ -224,15 +229,12 @@ class TrainWidget(Container):
         shipped = _pretrain.builtin_starter()
         self._show_network(shipped.spec, shipped.preset)
 
-    def _show_network(self, spec: Any, preset_name: str) -> None:
+    def _show_network(self, spec: Any, preset_name: str | None) -> None:
         """Set the architecture, preset and knob choices to ``spec``'s."""
-        from ..models import architecture
-
         self._arch_combo.value = spec.kind
         if preset_name in self._preset_combo.choices:
             self._preset_combo.value = preset_name
-        for knob in architecture(spec.kind).knobs:
-            self._knob_spins[knob.name].value = knob.read(spec)
+        self._show_knobs(spec)
 
     def _read_config(self) -> dict[str, Any]:
         """Spec (reading the selected image's channels), training and loss settings."""
