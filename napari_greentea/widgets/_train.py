@@ -556,6 +556,7 @@ class TrainWidget(Container):
         widget = settings.get("widget", {})
         with self._starter_check.changed.blocked():  # the project's network, not the starter's
             self._starter_check.value = widget.get("starter", self._starter_check.value)
+        self._schedule_pretraining()  # what the blocked signal would have asked for
         self._show_network(spec, widget.get("preset"))
         self._iter_spin.value, self._lr_spin.value = train.iterations, train.lr
         self._loss_combo.value, self._balance_combo.value = loss.kind, loss.class_balance
