@@ -36,7 +36,10 @@ GUI thread and renderer do while the user works (``bench_train_speed._busy``).
 ``--rounds``: the correction protocol: strokes on 0.5 % of the pixels,
 train; then twice: predict slices 0-4, add strokes where the prediction is
 most wrong (``correction_scribbles``) up to 2 % in total, continue training
-from the served weights; ``--times`` seconds per round.
+from the served weights; ``--times`` seconds per round. Rounds 2-3 continue the
+run (its optimiser state, iteration count and anchor), as the Train widget's
+Start with "continue" does; ``--restart-rounds`` starts each round as a new run
+from the served weights instead (what this protocol did before 2026-11-27).
 
 Usage:
   python benchmarks/bench_scribbles.py --methods new,old --forest --seeds 0,1,2 \\
@@ -95,7 +98,7 @@ def strokes(gt, seed: int, fraction: float = 0.02) -> np.ndarray:
     return scribbles_from_ground_truth(gt[TRAIN], fraction=fraction, brush=3, seed=seed)
 
 
-def make_trainer(method: str, images, labels, seed: int, init=None):
+def make_trainer(method: str, images, labels, seed: int, init=None, resume=None):
     from napari_greentea.config import ADAPTIVE_THREADS, LossConfig, TrainConfig
     from napari_greentea.models import preset
     from napari_greentea.recipes import recipe
@@ -109,6 +112,9 @@ def make_trainer(method: str, images, labels, seed: int, init=None):
             "iterations": 10**9, "seed": seed, "bf16": method.endswith("bf16"),
             "threads": ADAPTIVE_THREADS if "adaptive" in method else 0, **TRAIN_EXTRA},
             loss=LOSS_EXTRA)
+    if resume is not None:  # the Train widget's Start with "continue": same run, more strokes
+        return Trainer(resume.spec, [LabeledImage(images, labels)], train=train, loss=loss,
+                       backend=BACKEND, resume=resume)
     spec = init.spec if method.startswith("start") else preset("u", "interactive")
     prep = init.preprocess if method.startswith("start") else None
     trainer = Trainer(spec, [LabeledImage(images, labels)], train=train, loss=loss,
@@ -255,7 +261,7 @@ def evaluate_shadow(trainer, raw, gt, test, tta: bool, latest: bool = False) -> 
 
 
 def run_rounds(method, raw, gt, seed, seconds, test, first=0.005, total=0.02,
-               rounds=3, pretrain_seconds=300.0) -> list[dict]:
+               rounds=3, pretrain_seconds=300.0, restart=False) -> list[dict]:
     labels = strokes(gt, seed, first)
     init, facts = start_weights(method, raw, seed, pretrain_seconds)
     trainer, rows = None, []
@@ -264,10 +270,17 @@ def run_rounds(method, raw, gt, seed, seconds, test, first=0.005, total=0.02,
             prob = predict(trainer, raw[TRAIN], False)
             extra = (total - float((labels > 0).mean())) / (rounds - r + 1)
             labels = correction_scribbles(gt[TRAIN], prob, labels, fraction=extra, brush=3)
-        trainer = make_trainer(method, raw[TRAIN], labels, seed + r,
-                               init=init if trainer is None else trainer.checkpoint())
+        if trainer is None:
+            trainer = make_trainer(method, raw[TRAIN], labels, seed + 1, init=init)
+        elif restart:  # a new run from the served weights: fresh optimiser, new anchor
+            trainer = make_trainer(method, raw[TRAIN], labels, seed + r,
+                                   init=trainer.checkpoint())
+        else:
+            trainer = make_trainer(method, raw[TRAIN], labels, seed + 1,
+                                   resume=trainer.checkpoint())
         train_for(trainer, seconds)
-        row = {"method": method, "protocol": "rounds", "round": r, "seed": seed,
+        row = {"method": method, "protocol": "rounds" + ("-restart" if restart else ""),
+               "round": r, "seed": seed,
                "seconds_per_round": seconds, "iterations": trainer.iteration,
                "labeled_fraction": round(float((labels > 0).mean()), 5),
                "load": round(os.getloadavg()[0], 2), **facts}
@@ -316,6 +329,10 @@ def main() -> None:
     p.add_argument("--fraction", type=float, default=0.02)
     p.add_argument("--forest", action="store_true")
     p.add_argument("--rounds", action="store_true", help="the correction-round protocol")
+    p.add_argument("--restart-rounds", action="store_true",
+                   help="rounds 2-3 start new runs from the served weights (fresh optimiser, "
+                   "the anchor moved to them) instead of continuing the run as the Train "
+                   "widget's Start with 'continue' does")
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--busy", action="store_true", help="spin one core meanwhile (a busy GUI)")
     p.add_argument("--tta-methods", default="new,pre", help="methods also scored with TTA")
@@ -373,7 +390,8 @@ def run_seed(args, raw, gt, seed: int, times, test, out: dict) -> None:
     for method in (m for m in args.methods.split(",") if m):
         if args.rounds:
             out["rows"].extend(run_rounds(method, raw, gt, seed, times[0], test,
-                                          pretrain_seconds=args.pretrain_seconds))
+                                          pretrain_seconds=args.pretrain_seconds,
+                                          restart=args.restart_rounds))
         else:
             tta = method in args.tta_methods.split(",")
             for row in run_times(method, raw, gt, labels, seed, times, test, tta,

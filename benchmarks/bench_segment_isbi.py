@@ -6,7 +6,11 @@ predicts slices 20-29 and scores the instance labels of each method as they
 are (``metrics.instance_scores``), next to the thinned ISBI V_rand of the same
 probability map, plus merge/split counts on slice 20 and on all ten slices.
 
-Usage: python benchmarks/bench_segment_isbi.py m.npz [--tag name]
+``--tta`` predicts with the 8 flips and rotations averaged (the Predict
+widget's TTA box); ``--slices lo:hi`` scores other slices (default 20:30; the
+merge counts of "slice 20" are then those of slice ``lo``).
+
+Usage: python benchmarks/bench_segment_isbi.py m.npz [--tag name] [--tta]
 Writes benchmarks/results/segment_isbi_<tag>.json and prints it.
 """
 
@@ -21,11 +25,9 @@ from pathlib import Path
 import numpy as np
 import tifffile
 
-from napari_greentea.backend import get_backend
 from napari_greentea.checkpoint import Checkpoint
 from napari_greentea.metrics import instance_scores, isbi_scores, merge_split_counts
-from napari_greentea.models import dense_graph
-from napari_greentea.predict import predict_image
+from napari_greentea.predict import build_predictor, predict_image
 from napari_greentea.segment import BOUNDARY_CHANNEL, boundary_from_classes, segment
 
 DATA = Path(os.environ.get("GREENTEA_DATA_DIR", Path(__file__).resolve().parents[2]
@@ -43,17 +45,21 @@ def main() -> None:
     p.add_argument("checkpoint")
     p.add_argument("--tag", default="scribbles60")
     p.add_argument("--backend", default="torch-cpu")
+    p.add_argument("--tta", action="store_true", help="average the 8 flips and rotations")
+    p.add_argument("--slices", default="20:30", help="slices lo:hi to score")
     args = p.parse_args()
 
-    raw = tifffile.imread(DATA / "train-volume.tif")[20:30]
-    truth = tifffile.imread(DATA / "train-labels.tif")[20:30] > 0
+    lo, hi = (int(v) for v in args.slices.split(":"))
+    raw = tifffile.imread(DATA / "train-volume.tif")[lo:hi]
+    truth = tifffile.imread(DATA / "train-labels.tif")[lo:hi] > 0
     ckpt = Checkpoint.load(args.checkpoint)
-    graph = dense_graph(ckpt.spec)
-    predictor = get_backend(args.backend).build(graph, ckpt.weights)
-    prob = predict_image(predictor, graph, raw, block=256, preprocess=ckpt.preprocess)
+    predictor = build_predictor(ckpt, args.backend, tta=args.tta)
+    prob = predict_image(predictor, predictor.graph, raw, block=256,
+                         preprocess=ckpt.preprocess)
     boundary = boundary_from_classes(prob, BOUNDARY_CHANNEL)
     thinned = isbi_scores(1.0 - boundary, truth)
-    result = {"checkpoint": args.checkpoint, "iterations": ckpt.iteration,
+    result = {"checkpoint": args.checkpoint, "iterations": ckpt.iteration, "tta": args.tta,
+              "slices": args.slices,
               "thinned_isbi_v_rand": thinned["v_rand"], "thinned_isbi_v_info": thinned["v_info"],
               "methods": {}}
     for name, options in SETTINGS.items():
