@@ -27,8 +27,9 @@ with the stroke seed and run before the strokes' clock starts (its wall
 time is reported separately, as ``pretrain_s``); ``start`` / ``start-both`` =
 ``new`` / ``pre-both`` started from the trained checkpoint ``--start-from``
 (every layer, the classifier too: e.g. a model trained on another labeled
-stack), with its preprocessing; time point 0 scores it before any stroke
-training.
+stack), with its preprocessing and the recipe's settings for a trained model
+(``from_model``: Adam 3e-4 since 2026-11-27; ``--train-extra '{"lr": 0.001}'``
+for the earlier runs); time point 0 scores it before any stroke training.
 
 ``--busy``: a second process spins one core for the whole run, as napari's
 GUI thread and renderer do while the user works (``bench_train_speed._busy``).
@@ -111,7 +112,7 @@ def make_trainer(method: str, images, labels, seed: int, init=None, resume=None)
         train, loss = recipe("interactive", train={
             "iterations": 10**9, "seed": seed, "bf16": method.endswith("bf16"),
             "threads": ADAPTIVE_THREADS if "adaptive" in method else 0, **TRAIN_EXTRA},
-            loss=LOSS_EXTRA)
+            loss=LOSS_EXTRA, from_model=method.startswith("start"))
     if resume is not None:  # the Train widget's Start with "continue": same run, more strokes
         return Trainer(resume.spec, [LabeledImage(images, labels)], train=train, loss=loss,
                        backend=BACKEND, resume=resume)

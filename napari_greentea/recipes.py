@@ -10,6 +10,15 @@ weights training started from (``anchor_decay``: the pretrained ones after
 background pretraining), so sparse strokes cannot drag the network ever
 further from them. ``paper`` keeps the plain settings of the paper's
 dense-label training.
+
+``from_model``: what changes when the run starts from a *trained* model (a
+shipped starter, a checkpoint), not from pretraining or random weights. Such
+a network only has to adapt to the strokes, and smaller steps adapt it
+without losing what it knows: from the shipped depth-4 starter on ISBI 2012,
+60 s of strokes at Adam 3e-4 scored V_rand 0.907 against 0.895 at 1e-3 (six
+fresh stroke seeds, interleaved; ``benchmarks/results/scribbles_explore.md``,
+phase 17). On pretrained weights 3e-4 gained nothing beyond the spread
+between seeds (phase 8), so that path keeps 1e-3.
 """
 
 from __future__ import annotations
@@ -23,6 +32,7 @@ RECIPES: dict[str, dict[str, dict[str, Any]]] = {
         "train": dict(batch_size=2, output_size=128, holdout=0.1, validate_every=50,
                       average=0.99, anchor_decay=1e-3),
         "loss": dict(kind="softmax", class_balance="histeq"),
+        "from_model": dict(lr=3e-4),
     },
     "paper": {
         "train": dict(batch_size=2, output_size=96),
@@ -32,12 +42,21 @@ RECIPES: dict[str, dict[str, dict[str, Any]]] = {
 
 
 def recipe(
-    preset: str, *, train: dict[str, Any] | None = None, loss: dict[str, Any] | None = None
+    preset: str, *, train: dict[str, Any] | None = None, loss: dict[str, Any] | None = None,
+    from_model: bool = False,
 ) -> tuple[TrainConfig, LossConfig]:
     """The configs of ``preset``'s recipe with ``train`` / ``loss`` fields changed.
 
-    A preset without a recipe gets the config defaults.
+    ``from_model``: the run starts from a trained model, so the recipe's
+    ``from_model`` settings apply (``train`` still overrides them). A preset
+    without a recipe gets the config defaults.
     """
     base = RECIPES.get(preset, {"train": {}, "loss": {}})
-    return (TrainConfig(**{**base["train"], **(train or {})}),
+    adapt = base.get("from_model", {}) if from_model else {}
+    return (TrainConfig(**{**base["train"], **adapt, **(train or {})}),
             LossConfig(**{**base["loss"], **(loss or {})}))
+
+
+def learning_rate_for(preset: str, from_model: bool = False) -> float:
+    """The Adam learning rate ``preset``'s recipe trains with (from a trained model or not)."""
+    return recipe(preset, from_model=from_model)[0].lr

@@ -16,8 +16,10 @@ from ._common import Interrupted, Progress, _channel_axis, _spec, log, slice_ran
 
 
 # ---------------------------------------------------------------- train
-def _train_configs(args: argparse.Namespace) -> tuple[TrainConfig, LossConfig]:
-    """The preset's recipe (``recipes.py``) with the options given on the command line."""
+def _train_configs(args: argparse.Namespace,
+                   from_model: bool = False) -> tuple[TrainConfig, LossConfig]:
+    """The preset's recipe (``recipes.py``) with the options given on the command line;
+    ``from_model``: --init names a trained model (the recipe's fine-tuning settings)."""
     from ..recipes import recipe
 
     seconds = args.seconds if args.seconds is not None else 60.0 * (args.minutes or 0.0)
@@ -43,7 +45,7 @@ def _train_configs(args: argparse.Namespace) -> tuple[TrainConfig, LossConfig]:
         "output": args.output,
         "checkpoint_every": args.checkpoint_every,
         "event_every": 1,
-    }, loss=loss)
+    }, loss=loss, from_model=from_model)
 
 
 def run_training(trainer: Any, label: str = "train", stop: StopRequest | None = None) -> Any:
@@ -103,6 +105,7 @@ def _spatial_slices(image: Any, chosen: slice) -> Any:
 def cmd_train(args: argparse.Namespace) -> int:
     from ..backend import backend_label
     from ..channels import channel_count
+    from ..checkpoint import Checkpoint
     from ..io import read_image
     from ..sample import CLASS_NAMES, isbi_labels_to_classes
     from ..train import LabeledImage, Trainer
@@ -123,7 +126,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     if args.slices:
         chosen = slice_range(args.slices, image.shape, args.image)
         image, labels = _spatial_slices(image, chosen), labels[chosen]
-    train, loss = _train_configs(args)
+    train, loss = _train_configs(args, from_model=isinstance(source, Checkpoint))
     names = CLASS_NAMES if spec.num_classes == 2 else ()
     trainer = Trainer(
         spec, [LabeledImage(image, labels)], train=train, loss=loss, backend=args.backend,

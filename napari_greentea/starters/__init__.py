@@ -15,7 +15,9 @@ seeds), although each of those 60 s then runs fewer iterations
 A starter brings its network: ``greentea train IMAGE STROKES --init
 em-membranes`` trains that network unless --arch/--preset/--knob/--fmaps/--depth
 name another (which must fit it), and ticking the Train widget's starter box
-sets the network choices to it.
+sets the network choices to it. Both adapt it at the recipe's learning rate for a
+trained model (``recipes.RECIPES[...]["from_model"]``, Adam 3e-4), not at the
+1e-3 that trains from random or pretrained weights.
 """
 
 from __future__ import annotations

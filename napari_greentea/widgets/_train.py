@@ -108,8 +108,9 @@ class TrainWidget(Container):
             tooltip="A U-Net trained on synthetic EM sections (dark membranes between "
                     "round cells and bundles of long processes) ships with the plugin; your "
                     "strokes adapt it to the image. Ticking it sets the network to that "
-                    "model's (U-Net / interactive, depth 4); with another network Start uses "
-                    "the pretraining below")
+                    "model's (U-Net / interactive, depth 4) and lr to the smaller step that "
+                    "adapts a trained model; with another network Start uses the pretraining "
+                    "below")
         self._continue_check = CheckBox(
             value=True, text="continue from current weights",
             tooltip="Start trains on from the last model (same architecture) with all "
@@ -222,12 +223,17 @@ class TrainWidget(Container):
 
     def _on_starter_toggled(self) -> None:
         """Ticked: the network choices become the shipped starter's, so that Start trains
-        from it; unticked: the chosen preset's again."""
-        if not self._starter_check.value:
+        from it, at the recipe's learning rate for a trained model; unticked: the chosen
+        preset's network and learning rate again."""
+        from ..recipes import learning_rate_for
+
+        ticked = self._starter_check.value
+        if ticked:
+            shipped = _pretrain.builtin_starter()
+            self._show_network(shipped.spec, shipped.preset)
+        else:
             self._on_preset_changed()
-            return
-        shipped = _pretrain.builtin_starter()
-        self._show_network(shipped.spec, shipped.preset)
+        self._lr_spin.value = learning_rate_for(self._preset_combo.value, from_model=ticked)
 
     def _show_network(self, spec: Any, preset_name: str | None) -> None:
         """Set the architecture, preset and knob choices to ``spec``'s."""

@@ -43,6 +43,7 @@ def test_pretrain_then_train_from_it(files, capsys):
     ckpt = Checkpoint.load(model)
     assert ckpt.iteration == 2 and ckpt.spec.num_classes == 2
     assert ckpt.train.anchor_decay == 0.01  # the pull toward the pretrained weights
+    assert ckpt.train.lr == 1e-3  # pretrained, not trained: the recipe's plain rate
     # an iteration from pretrained weights moves them only a little (Adam, lr 1e-3)
     key = "conv1.weight"
     assert np.abs(ckpt.weights[key] - pretrained.weights[key]).max() < 0.01
@@ -83,6 +84,7 @@ def test_init_from_a_trained_checkpoint_starts_a_new_run_from_every_layer(files,
 
 def test_init_names_a_shipped_starter(files, capsys):
     from napari_greentea.checkpoint import Checkpoint
+    from napari_greentea.recipes import recipe
     from napari_greentea.starters import starter
 
     model = files / "from_builtin.npz"
@@ -96,6 +98,13 @@ def test_init_names_a_shipped_starter(files, capsys):
     assert after.iteration == 2 and after.preprocess == shipped.preprocess
     assert after.spec == shipped.spec  # no network named: the starter's own
     assert np.abs(after.weights["conv1.weight"] - shipped.weights["conv1.weight"]).max() < 0.01
+    # a trained model is adapted at the recipe's smaller learning rate, unless --lr says
+    assert after.train.lr == recipe("interactive", from_model=True)[0].lr
+    assert after.train.lr < recipe("interactive")[0].lr
+    assert main(["train", str(files / "img.tif"), str(files / "s.tif"), "--output", str(model),
+                 "--iterations", "1", "--patch", "32", "--backend", "torch-cpu",
+                 "--lr", "0.002", "--init", "em-membranes"]) == 0
+    assert Checkpoint.load(model).train.lr == 0.002
     # a network the starter does not fit is refused, naming what differs
     assert main(["train", str(files / "img.tif"), str(files / "s.tif"), "--output", str(model),
                  "--iterations", "2", *NET, "--init", "em-membranes"]) != 0

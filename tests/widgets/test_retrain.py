@@ -171,27 +171,37 @@ def test_the_builtin_starter_box_starts_a_new_run_from_the_shipped_model(
 def test_the_builtin_starter_box_sets_the_network_to_the_shipped_model_s(
         sample_viewer, monkeypatch):
     """Ticked (here from the start), the network choices are the starter's, which is not
-    the preset's; unticked, the preset's again; a project's own network is kept."""
+    the preset's, and the learning rate the recipe's for a trained model; unticked, the
+    preset's network and learning rate again; a project's own network and rate are kept."""
     from napari_greentea.models import preset
+    from napari_greentea.recipes import recipe
     from napari_greentea.starters import starter
     from napari_greentea.widgets import _pretrain
 
     shipped = starter("em-membranes").spec
+    adapt_lr = recipe("interactive", from_model=True)[0].lr
+    plain_lr = recipe("interactive")[0].lr
+    assert adapt_lr < plain_lr
     monkeypatch.setattr(_pretrain, "STARTER_ON_BY_DEFAULT", True)
     train = TrainWidget(sample_viewer)
     assert train._read_config()["spec"] == shipped != preset("u", "interactive")
+    assert train._read_config()["train"].lr == pytest.approx(adapt_lr)
     assert train._builtin_starter() is not None
     train._starter_check.value = False
     assert train._read_config()["spec"] == preset("u", "interactive")
+    assert train._read_config()["train"].lr == pytest.approx(plain_lr)
     train._starter_check.value = True
     assert train._read_config()["spec"] == shipped
+    assert train._read_config()["train"].lr == pytest.approx(adapt_lr)
 
     settings = train.project_settings()
     settings["spec"] = preset("u", "interactive", base_fmaps=8).to_dict()
     settings["widget"]["starter"] = False
+    settings["train"]["lr"] = 5e-4
     train.apply_project_settings(settings)
     assert not train._starter_check.value
     assert train._read_config()["spec"].base_fmaps == 8  # not the preset's 16
+    assert train._read_config()["train"].lr == pytest.approx(5e-4)
 
 
 def test_the_builtin_starter_is_skipped_for_a_network_it_does_not_fit(
