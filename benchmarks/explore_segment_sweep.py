@@ -3,11 +3,11 @@
 Reads the 60-s probability maps that ``explore_ensemble.py --probs DIR``
 saved (method ``ema2`` by default), or, with ``--checkpoints A.npz,B.npz``,
 predicts slices 10-29 with each model (``--tta``: the 8 flips and rotations
-averaged) and keeps the maps in DIR as ``probs_s{i}.npz``; then segments slices 10-19 and 20-29 with a
-grid of watershed settings (distance seeds: peak/saddle depth x interior
-threshold; h-minima seeds: depth) and reports the mean over seeds of the
-instance V_rand, merge % and split % (``metrics.merge_split_counts``), and
-those of slice 20 alone.
+averaged) and keeps the maps in DIR as ``probs_s{i}.npz``; then segments
+slices 10-19 and 20-29 with a grid of watershed settings (distance seeds:
+peak/saddle depth x interior threshold; h-minima seeds: depth) and reports
+the mean over seeds of the instance V_rand, merge % and split %
+(``metrics.merge_split_counts``), and those of slice 20 alone.
 
 Choose settings on slices 10-19 (no strokes there, no scores reported from
 them anywhere else) and read 20-29 only for the chosen ones.
