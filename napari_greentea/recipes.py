@@ -55,8 +55,3 @@ def recipe(
     adapt = base.get("from_model", {}) if from_model else {}
     return (TrainConfig(**{**base["train"], **adapt, **(train or {})}),
             LossConfig(**{**base["loss"], **(loss or {})}))
-
-
-def learning_rate_for(preset: str, from_model: bool = False) -> float:
-    """The Adam learning rate ``preset``'s recipe trains with (from a trained model or not)."""
-    return recipe(preset, from_model=from_model)[0].lr

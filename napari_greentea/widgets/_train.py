@@ -225,7 +225,7 @@ class TrainWidget(Container):
         """Ticked: the network choices become the shipped starter's, so that Start trains
         from it, at the recipe's learning rate for a trained model; unticked: the chosen
         preset's network and learning rate again."""
-        from ..recipes import learning_rate_for
+        from ..recipes import recipe
 
         ticked = self._starter_check.value
         if ticked:
@@ -233,7 +233,7 @@ class TrainWidget(Container):
             self._show_network(shipped.spec, shipped.preset)
         else:
             self._on_preset_changed()
-        self._lr_spin.value = learning_rate_for(self._preset_combo.value, from_model=ticked)
+        self._lr_spin.value = recipe(self._preset_combo.value, from_model=ticked)[0].lr
 
     def _show_network(self, spec: Any, preset_name: str | None) -> None:
         """Set the architecture, preset and knob choices to ``spec``'s."""
