@@ -203,7 +203,7 @@ class Trainer:
         self.output = self.train_config.output
         if self.output:
             check_writable(self.output)
-        self.backend = get_backend(backend)
+        self.backend = get_backend(backend, bf16=self.train_config.bf16)
         self.loss = make_loss(self.loss_config)
         self.graph = dense_graph(spec)
         self.patch = self.graph.patch_geometry(self.train_config.output_size)

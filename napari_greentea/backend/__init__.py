@@ -100,11 +100,20 @@ def unavailable_backends() -> dict[str, str]:
     return missing
 
 
-def get_backend(name: str | Backend | None = None, device: str | None = None) -> Backend:
+def get_backend(name: str | Backend | None = None, device: str | None = None, *,
+                bf16: bool = False) -> Backend:
     """The backend called ``name`` (see the module docstring); a :class:`Backend`
-    instance is returned as it is."""
+    instance is returned as it is.
+
+    ``bf16``: the caller will compute under bfloat16 autocast, which only the torch
+    backends have. ``auto`` then means torch (on a CPU it may measure OpenCL
+    faster, whose kernels compute in float32 only), and a float32-only backend is
+    refused rather than run silently in float32.
+    """
     if name is not None and not isinstance(name, str):
         assert_backend(name)
+        if bf16 and not name.name.startswith("torch"):
+            raise bf16_refusal(name.name)
         return name
     name = (name or os.environ.get("GREENTEA_BACKEND") or "auto").lower()
     if device and name in ("torch-cpu", "torch-mps") and device != name.removeprefix("torch-"):
@@ -114,6 +123,10 @@ def get_backend(name: str | Backend | None = None, device: str | None = None) ->
         )
     if device and name == "auto":  # the device names the backend: torch's, else OpenCL's
         name = "torch" if device.split(":")[0] in TORCH_DEVICE_KINDS else "opencl"
+    if bf16 and name == "auto":
+        name = "torch"
+    if bf16 and name == "opencl":
+        raise bf16_refusal(name)
     if name == "auto":
         return _auto_backend(device)
     if name not in BACKENDS:
@@ -123,6 +136,12 @@ def get_backend(name: str | Backend | None = None, device: str | None = None) ->
     if reason:
         raise BackendUnavailable(reason)
     return factory(device)
+
+
+def bf16_refusal(backend: str) -> ValueError:
+    """The error for bfloat16 asked of a backend that computes in float32 only."""
+    return ValueError(f"bf16 (bfloat16 autocast, --bf16) runs on a torch backend; {backend} "
+                      "computes in float32 only: drop --bf16 or choose a torch backend")
 
 
 def _auto_backend(device: str | None) -> Backend:
@@ -176,6 +195,7 @@ __all__ = [
     "auto_choice",
     "available_backends",
     "backend_label",
+    "bf16_refusal",
     "get_backend",
     "opencl_status",
     "unavailable_backends",

@@ -4,7 +4,6 @@ a folder, either of them optionally on dask workers."""
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -21,28 +20,12 @@ from ._common import (
 )
 
 
-def _bf16_refusal(backend: str) -> ValueError:
-    return ValueError(f"--bf16 is bfloat16 autocast on a torch backend; {backend} computes "
-                      "in float32 only: drop --bf16 or pass --backend torch")
-
-
 def _predict_backend(args: argparse.Namespace) -> Any:
-    """The backend to predict on. With ``--bf16``, ``auto`` means torch (on a
-    CPU it may measure OpenCL faster, which has no bfloat16) and OpenCL is
-    refused before anything is written, not silently run in float32."""
+    """The backend to predict on; with ``--bf16`` a torch one (see
+    :func:`~napari_greentea.backend.get_backend`), refused before anything is written."""
     from ..backend import get_backend
 
-    name = args.backend
-    if getattr(args, "bf16", False):
-        requested = (name or os.environ.get("GREENTEA_BACKEND") or "auto").lower()
-        if requested == "opencl":
-            raise _bf16_refusal("opencl")
-        if requested == "auto":
-            name = "torch"
-    backend = get_backend(name, args.device)
-    if getattr(args, "bf16", False) and not backend.name.startswith("torch"):
-        raise _bf16_refusal(backend.name)
-    return backend
+    return get_backend(args.backend, args.device, bf16=bool(getattr(args, "bf16", False)))
 
 
 def _predict_to(args: argparse.Namespace, image: Any, output: str | None,

@@ -109,6 +109,32 @@ def test_train_then_evaluate(tmp_path, capsys):
     assert "v_rand:" in out and "pixel_error:" in out
 
 
+def test_train_bf16_runs_on_torch_and_is_refused_with_opencl(tmp_path, capsys, monkeypatch):
+    """--bf16 in training: auto means torch (auto may measure OpenCL faster on a CPU,
+    whose kernels would run in float32 and drop the flag unseen)."""
+    from napari_greentea import backend
+    from napari_greentea.checkpoint import Checkpoint
+    from napari_greentea.sample import synthetic_membranes
+
+    def no_measuring(device):
+        raise AssertionError("bf16 must not leave the choice to the auto rule")
+
+    monkeypatch.delenv("GREENTEA_BACKEND", raising=False)
+    monkeypatch.setattr(backend, "_auto_backend", no_measuring)
+    image, truth = synthetic_membranes((64, 64), seed=3)
+    tifffile.imwrite(tmp_path / "img.tif", image)
+    tifffile.imwrite(tmp_path / "gt.tif", truth)
+    model = tmp_path / "m.npz"
+    base = ["train", str(tmp_path / "img.tif"), str(tmp_path / "gt.tif"), "--output",
+            str(model), "--iterations", "2", "--patch", "32", "--depth", "1", "--bf16"]
+    assert main(base) == 0
+    assert "train u/interactive on torch" in capsys.readouterr().err  # the progress line
+    assert Checkpoint.load(model).train.bf16 is True
+    model.unlink()
+    assert main([*base, "--backend", "opencl"]) == 2
+    assert "float32 only" in capsys.readouterr().err and not model.exists()
+
+
 def test_train_rejects_single_class_labels(tmp_path, capsys):
     tifffile.imwrite(tmp_path / "img.tif", np.arange(1024, dtype=np.uint16).reshape(32, 32))
     tifffile.imwrite(tmp_path / "gt.tif", np.ones((32, 32), np.uint8))

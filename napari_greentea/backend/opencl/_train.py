@@ -44,6 +44,10 @@ class OpenCLTrainable:
     def __init__(self, graph: Graph, weights: Mapping[str, np.ndarray], ops: Ops, *,
                  train: TrainConfig, loss: Loss,
                  optimizer_state: Mapping[str, np.ndarray] | None = None) -> None:
+        if train.bf16:  # our kernels compute in float32 only: refuse, never ignore
+            from .. import bf16_refusal
+
+            raise bf16_refusal("opencl")
         self.graph, self.ops = graph, ops
         self.train_config = train
         self.loss = loss

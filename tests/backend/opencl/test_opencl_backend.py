@@ -63,6 +63,23 @@ def test_bf16_is_refused(backends):
         backends[0].build(graph, weights, bf16=True)
 
 
+def test_bf16_training_is_refused(backends):
+    """The same for training: TrainConfig(bf16=True) must not train in float32 unseen,
+    whether the backend is handed over as an object or named."""
+    from napari_greentea.backend import get_backend
+    from napari_greentea.config import LossConfig, TrainConfig
+    from napari_greentea.losses import make_loss
+
+    graph, _, weights, _ = _setup("u", 20)
+    with pytest.raises(ValueError, match=r"float32 only.*torch"):
+        backends[0].trainable(graph, weights, train=TrainConfig(bf16=True),
+                              loss=make_loss(LossConfig()))
+    for given in (backends[0], "opencl"):
+        with pytest.raises(ValueError, match=r"float32 only"):
+            get_backend(given, bf16=True)
+    assert get_backend(backends[1], bf16=True) is backends[1]
+
+
 def _batch(graph, x, y, class_weights=None):
     from napari_greentea.losses import LossBatch
 
