@@ -5,7 +5,11 @@ napari_greentea.data.scribbles) on slices 0-4, 60 s of training, pixel
 accuracy on slices 20-29.
 
 Usage: python benchmarks/bench_isbi_quality.py --arch u --minutes 12 [--depth 3 --fmaps 16]
+       python benchmarks/bench_isbi_quality.py --init-from em-membranes --minutes 14 \
+           --lr 3e-4 --train-extra '{"average": 0.998, "bf16": true}' --tta
        python benchmarks/bench_isbi_quality.py --scribbles --seconds 60
+``--iterations`` replaces the time budget by an iteration count, to replay a CPU
+budget on a faster machine (``benchmarks/gpu_dense.sh``).
 Writes benchmarks/results/isbi_<tag>.json and prints one Markdown row.
 """
 
@@ -60,7 +64,13 @@ def main() -> None:
     p.add_argument("--scribbles", action="store_true")
     p.add_argument("--seconds", type=float, default=60.0)
     p.add_argument("--save", help="write the trained checkpoint here")
-    p.add_argument("--init-from", help="start from this checkpoint (fine-tuning)")
+    p.add_argument("--init-from", help="start from this checkpoint or shipped starter "
+                                       "(fine-tuning), e.g. em-membranes")
+    p.add_argument("--iterations", type=int,
+                   help="stop after this many iterations instead of --minutes (to replay a "
+                        "CPU budget's iteration count on a faster machine)")
+    p.add_argument("--train-extra", default="{}",
+                   help="JSON of further TrainConfig fields, e.g. '{\"average\": 0.998}'")
     p.add_argument("--tag", help="name of the result file (default from the settings)")
     p.add_argument("--tta", action="store_true",
                    help="also score the 8-fold test-time augmentation (flips and rotations) "
@@ -79,17 +89,18 @@ def main() -> None:
         labels, images, budget = gt[0:20], raw[0:20], args.minutes * 60
         tag = f"{args.arch}_{args.preset}_{args.loss}_{args.balance}"
     tag = args.tag or tag
-    init = Checkpoint.load(args.init_from) if args.init_from else None
+    init = _load_init(args.init_from) if args.init_from else None
     if init is not None:
         spec = init.spec
     trainer = Trainer(
         spec, [LabeledImage(images, labels)], init_from=init,
-        train=TrainConfig(iterations=10**7, batch_size=args.batch, output_size=args.patch,
-                          lr=args.lr, seed=0),
+        train=TrainConfig(**{"iterations": args.iterations or 10**7,
+                             "batch_size": args.batch, "output_size": args.patch,
+                             "lr": args.lr, "seed": 0, **json.loads(args.train_extra)}),
         loss=LossConfig(kind=args.loss, class_balance=args.balance),
         backend=args.backend,
     )
-    seconds = train_for(trainer, budget)
+    seconds = train_for(trainer, float("inf") if args.iterations else budget)
     if args.save:
         trainer.checkpoint().save(args.save)
     tic = time.perf_counter()
@@ -98,7 +109,8 @@ def main() -> None:
     cell = prob[-1]
     result = {
         "arch": spec.kind, "preset": args.preset, "overrides": overrides, "loss": args.loss,
-        "init_from": args.init_from, "spec": spec.to_dict(),
+        "init_from": args.init_from, "train_extra": json.loads(args.train_extra),
+        "spec": spec.to_dict(),
         "balance": args.balance, "train_seconds": round(seconds, 1),
         "iterations": trainer.iteration, "labeled_fraction": float((labels > 0).mean()),
         "predict_seconds_10_slices": round(predict_s, 1), "backend": trainer.backend.name,
@@ -115,6 +127,13 @@ def main() -> None:
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / f"isbi_{tag}.json").write_text(json.dumps(result, indent=2))
     print(json.dumps(result, indent=2))
+
+
+def _load_init(name: str) -> Checkpoint:
+    """A checkpoint file, or a shipped starter by its name."""
+    from napari_greentea.starters import STARTERS, starter
+
+    return starter(name).load() if name in STARTERS else Checkpoint.load(name)
 
 
 def _tta_scores(trainer, raw, truth) -> dict:
