@@ -19,7 +19,14 @@ import logging
 import os
 from collections.abc import Callable
 
-from ._protocol import Backend, DeviceInfo, Predictor, TrainableModel, assert_backend
+from ._protocol import (
+    Backend,
+    DeviceInfo,
+    Predictor,
+    TrainableModel,
+    assert_backend,
+    bf16_refusal,
+)
 from .torch import torch_missing
 
 log = logging.getLogger(__name__)
@@ -136,12 +143,6 @@ def get_backend(name: str | Backend | None = None, device: str | None = None, *,
     if reason:
         raise BackendUnavailable(reason)
     return factory(device)
-
-
-def bf16_refusal(backend: str) -> ValueError:
-    """The error for bfloat16 asked of a backend that computes in float32 only."""
-    return ValueError(f"bf16 (bfloat16 autocast, --bf16) runs on a torch backend; {backend} "
-                      "computes in float32 only: drop --bf16 or choose a torch backend")
 
 
 def _auto_backend(device: str | None) -> Backend:

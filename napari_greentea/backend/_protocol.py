@@ -103,6 +103,12 @@ class Backend(Protocol):
 _BACKEND_MEMBERS = ("name", "supports_training", "device_info", "build", "trainable")
 
 
+def bf16_refusal(backend: str) -> ValueError:
+    """The error for bfloat16 asked of a backend that computes in float32 only."""
+    return ValueError(f"bf16 (bfloat16 autocast, --bf16) runs on a torch backend; {backend} "
+                      "computes in float32 only: drop --bf16 or choose a torch backend")
+
+
 def assert_backend(obj: object) -> None:
     """Raise ``TypeError`` listing every :class:`Backend` member ``obj`` lacks."""
     missing = [m for m in _BACKEND_MEMBERS if not hasattr(obj, m)]

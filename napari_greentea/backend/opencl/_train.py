@@ -17,6 +17,7 @@ import numpy as np
 from ...config import TrainConfig
 from ...graph import Graph
 from ...losses import Loss, LossBatch
+from .._protocol import bf16_refusal
 from ._executor import _Runner, backward
 from ._memory import Tensor
 from ._ops import Ops
@@ -45,8 +46,6 @@ class OpenCLTrainable:
                  train: TrainConfig, loss: Loss,
                  optimizer_state: Mapping[str, np.ndarray] | None = None) -> None:
         if train.bf16:  # our kernels compute in float32 only: refuse, never ignore
-            from .. import bf16_refusal
-
             raise bf16_refusal("opencl")
         self.graph, self.ops = graph, ops
         self.train_config = train
