@@ -133,7 +133,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="after each step move the weights this share back toward the start "
                         "weights (--init's pretrained ones; 0 = off)")
     p.add_argument("--validate-every", type=COUNT, help="validate every N iterations")
-    p.add_argument("--bf16", action="store_true", help="torch: bfloat16 autocast in training")
+    p.add_argument("--bf16", action="store_true",
+                   help="bfloat16 autocast in training, torch only (auto then picks torch; "
+                   "OpenCL is refused); faster or slower depending on the CPU and network")
     p.add_argument("--threads", type=_threads_arg,
                    help="torch CPU threads for training: N, or 'auto' to measure whether all "
                         "cores or one fewer train faster (default: one per core)")
