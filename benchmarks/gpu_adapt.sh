@@ -7,13 +7,8 @@
 # ISBI stacks in GREENTEA_DATA_DIR (both carried). Results go to $OUT.
 set -u
 OUT=${OUT:-/tmp/gpu_adapt}
-mkdir -p "$OUT"
-PY=${PY:-python3}
-if [ -n "${WHEELS:-}" ] && ! $PY -c "import zarr" 2>/dev/null; then
-  $PY -m pip install -q --no-index --no-deps --no-compile --target /tmp/site "$WHEELS"/*.whl \
-    >"$OUT/pip.log" 2>&1
-fi
-export PYTHONPATH=$PWD:/tmp/site PYTHONUNBUFFERED=1
+# shellcheck source=benchmarks/gpu_env.sh
+source benchmarks/gpu_env.sh
 PRE_IT=${PRE_IT:-4000}
 STROKE_IT=${STROKE_IT:-0,1000}
 SEEDS=${SEEDS:-0,1,2}

@@ -9,13 +9,9 @@
 # $OUT (and the checkpoints, with SAVE=1).
 set -u
 OUT=${OUT:-/tmp/gpu_dense}
-mkdir -p "$OUT"
-PY=${PY:-python3}
-if [ -n "${WHEELS:-}" ] && ! $PY -c "import zarr" 2>/dev/null; then
-  $PY -m pip install -q --no-index --no-deps --no-compile --target /tmp/site "$WHEELS"/*.whl \
-    >"$OUT/pip.log" 2>&1
-fi
-export PYTHONPATH=$PWD:/tmp/site PYTHONUNBUFFERED=1 OMP_NUM_THREADS=2
+# shellcheck source=benchmarks/gpu_env.sh
+source benchmarks/gpu_env.sh
+export OMP_NUM_THREADS=2
 D4_IT=${D4_IT:-7500}
 D3_IT=${D3_IT:-10000}
 nvidia-smi -L >"$OUT/env.txt" 2>&1

@@ -196,7 +196,6 @@ __all__ = [
     "auto_choice",
     "available_backends",
     "backend_label",
-    "bf16_refusal",
     "get_backend",
     "opencl_status",
     "unavailable_backends",
