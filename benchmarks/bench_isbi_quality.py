@@ -130,10 +130,14 @@ def main() -> None:
 
 
 def _load_init(name: str) -> Checkpoint:
-    """A checkpoint file, or a shipped starter by its name."""
-    from napari_greentea.starters import STARTERS, starter
+    """A trained checkpoint or shipped starter, as ``greentea train --init`` reads it."""
+    from napari_greentea.transfer import load_start
 
-    return starter(name).load() if name in STARTERS else Checkpoint.load(name)
+    start = load_start(name)
+    if not isinstance(start, Checkpoint):
+        raise SystemExit(f"--init-from needs a trained model or starter; {name} holds "
+                         "pretrained weights only")
+    return start
 
 
 def _tta_scores(trainer, raw, truth) -> dict:
