@@ -223,10 +223,6 @@ class LossConfig(_Serializable):
         _check_positive_fields(self, "LossConfig")
 
 
-#: ``TrainConfig.lr_policy``: a fixed rate; Caffe's "inv" decay; or a linear decay that
-#: reaches zero where the budget (``iterations`` or ``seconds``) ends.
-LR_POLICIES = ("fixed", "inv", "linear")
-
 #: ``TrainConfig.threads``: measure which thread count trains faster right now.
 ADAPTIVE_THREADS = -1
 
@@ -247,10 +243,6 @@ class TrainConfig(_Serializable):
     start keeps what it learned from the whole image, and a few strokes
     cannot drag the network far from it however long training runs. A
     run from random weights (no ``init_from``/``resume``) turns it off.
-    ``lr_policy`` "linear" lowers the rate in a straight line to zero at the
-    end of the budget, whichever of ``iterations`` and ``seconds`` ends first
-    (budget-aware decay: the last steps are small, so the weights the budget
-    ends with settle instead of stopping mid-stride).
     ``bf16`` runs the torch forward
     pass under bfloat16 autocast (the OpenCL backend stays in float32).
     ``threads`` > 0 caps the CPU threads torch uses for training (0: torch's
@@ -271,7 +263,7 @@ class TrainConfig(_Serializable):
     momentum: float = 0.99
     weight_decay: float = 0.0
     anchor_decay: float = 0.0
-    lr_policy: Literal["fixed", "inv", "linear"] = "fixed"
+    lr_policy: Literal["fixed", "inv"] = "fixed"
     inv_gamma: float = 1e-4
     inv_power: float = 0.75
     batch_size: int = _positive_field(1)
@@ -288,9 +280,8 @@ class TrainConfig(_Serializable):
         _check_positive_fields(self, "TrainConfig")
         if self.optimizer not in ("adam", "sgd"):
             raise ValueError(f"optimizer must be 'adam' or 'sgd', got {self.optimizer!r}")
-        if self.lr_policy not in LR_POLICIES:
-            raise ValueError(f"lr_policy must be one of {', '.join(LR_POLICIES)}, "
-                             f"got {self.lr_policy!r}")
+        if self.lr_policy not in ("fixed", "inv"):
+            raise ValueError(f"lr_policy must be 'fixed' or 'inv', got {self.lr_policy!r}")
         if not self.lr > 0:
             raise ValueError(f"lr must be > 0, got {self.lr}")
         if self.seconds < 0:

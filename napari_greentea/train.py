@@ -156,20 +156,10 @@ class TrainingClock:
             self.paused_for += time.perf_counter() - tic
 
 
-def learning_rate(config: TrainConfig, iteration: int, elapsed: float = 0.0) -> float:
-    """The rate of step ``iteration`` after ``elapsed`` seconds of this run's training.
-
-    Fixed; Caffe's "inv" policy ``lr * (1 + gamma * it) ** -power``; or
-    "linear": ``lr`` times the share of the budget still left, the budget
-    being whichever of ``iterations`` and ``seconds`` runs out first.
-    """
+def learning_rate(config: TrainConfig, iteration: int) -> float:
+    """Fixed, or Caffe's "inv" policy ``lr * (1 + gamma * it) ** -power``."""
     if config.lr_policy == "inv":
         return config.lr * (1.0 + config.inv_gamma * iteration) ** (-config.inv_power)
-    if config.lr_policy == "linear":
-        spent = iteration / config.iterations
-        if config.seconds:
-            spent = max(spent, elapsed / config.seconds)
-        return config.lr * max(1.0 - spent, 0.0)
     return config.lr
 
 
@@ -362,7 +352,7 @@ class Trainer:
                 saved = self._save() if self.iteration > first else None
                 yield TrainingStopped(self.iteration, "stopped by the user", saved)
                 return
-            lr = learning_rate(cfg, self.iteration, clock.elapsed())
+            lr = learning_rate(cfg, self.iteration)
             images, labels = self.sampler.sample(cfg.batch_size)
             batch = LossBatch.from_patches(
                 images,

@@ -146,31 +146,6 @@ def test_inv_policy():
     assert learning_rate(cfg, 10000) == pytest.approx(1e-3 * 2 ** -0.75)
 
 
-def test_linear_policy_reaches_zero_where_the_first_budget_ends():
-    by_count = TrainConfig(lr=1e-3, lr_policy="linear", iterations=400)
-    assert learning_rate(by_count, 0) == pytest.approx(1e-3)
-    assert learning_rate(by_count, 100) == pytest.approx(0.75e-3)
-    assert learning_rate(by_count, 400) == 0.0
-    by_time = TrainConfig(lr=1e-3, lr_policy="linear", iterations=10**9, seconds=60)
-    assert learning_rate(by_time, 5, elapsed=45.0) == pytest.approx(0.25e-3)
-    assert learning_rate(by_time, 5, elapsed=90.0) == 0.0
-    # whichever budget is spent more decides
-    both = TrainConfig(lr=1e-3, lr_policy="linear", iterations=100, seconds=60)
-    assert learning_rate(both, 50, elapsed=15.0) == pytest.approx(0.5e-3)
-    assert learning_rate(both, 10, elapsed=45.0) == pytest.approx(0.25e-3)
-
-
-def test_linear_policy_feeds_the_steps_a_falling_rate(pair):
-    trainer = _trainer(pair, iterations=8, lr_policy="linear")
-    rates = [e.lr for e in trainer.run() if isinstance(e, IterationDone)]
-    assert rates == pytest.approx([2e-3 * (1 - i / 8) for i in range(8)])
-
-
-def test_unknown_lr_policy_is_refused():
-    with pytest.raises(ValueError, match="lr_policy must be one of fixed, inv, linear"):
-        TrainConfig(lr_policy="cosine")
-
-
 def test_malis_loss_trains(pair):
     trainer = Trainer(preset("usk"), [LabeledImage(pair[0], pair[2])],
                       train=TrainConfig(iterations=4, output_size=32),
