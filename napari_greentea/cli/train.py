@@ -16,10 +16,11 @@ from ._common import Interrupted, Progress, _channel_axis, _spec, log, slice_ran
 
 
 # ---------------------------------------------------------------- train
-def _train_configs(args: argparse.Namespace,
-                   from_model: bool = False) -> tuple[TrainConfig, LossConfig]:
+def _train_configs(args: argparse.Namespace, from_model: bool = False,
+                   dense_labels: bool = False) -> tuple[TrainConfig, LossConfig]:
     """The preset's recipe (``recipes.py``) with the options given on the command line;
-    ``from_model``: --init names a trained model (the recipe's fine-tuning settings)."""
+    ``from_model``: --init names a trained model (the recipe's fine-tuning settings);
+    ``dense_labels``: the labels are a dense annotation (the recipe's settings for it)."""
     from ..recipes import recipe
 
     seconds = args.seconds if args.seconds is not None else 60.0 * (args.minutes or 0.0)
@@ -45,7 +46,7 @@ def _train_configs(args: argparse.Namespace,
         "output": args.output,
         "checkpoint_every": args.checkpoint_every,
         "event_every": 1,
-    }, loss=loss, from_model=from_model)
+    }, loss=loss, from_model=from_model, dense_labels=dense_labels)
 
 
 def run_training(trainer: Any, label: str = "train", stop: StopRequest | None = None) -> Any:
@@ -107,6 +108,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     from ..channels import channel_count
     from ..checkpoint import Checkpoint
     from ..io import read_image
+    from ..recipes import DENSE_SHARE, labeled_share
     from ..sample import CLASS_NAMES, isbi_labels_to_classes
     from ..train import LabeledImage, Trainer
     from ..transfer import load_start
@@ -126,7 +128,14 @@ def cmd_train(args: argparse.Namespace) -> int:
     if args.slices:
         chosen = slice_range(args.slices, image.shape, args.image)
         image, labels = _spatial_slices(image, chosen), labels[chosen]
-    train, loss = _train_configs(args, from_model=isinstance(source, Checkpoint))
+    share = labeled_share([labels])
+    dense = share >= DENSE_SHARE
+    train, loss = _train_configs(args, from_model=isinstance(source, Checkpoint),
+                                 dense_labels=dense)
+    if dense:
+        print(f"dense labels ({share:.0%} of the labeled planes): class balance "
+              f"{loss.class_balance}, holdout {train.holdout:g}, pull toward the start "
+              f"{train.anchor_decay:g}, weight average {train.average:g}", file=sys.stderr)
     names = CLASS_NAMES if spec.num_classes == 2 else ()
     trainer = Trainer(
         spec, [LabeledImage(image, labels)], train=train, loss=loss, backend=args.backend,

@@ -242,8 +242,10 @@ class TrainWidget(Container):
             self._preset_combo.value = preset_name
         self._show_knobs(spec)
 
-    def _read_config(self) -> dict[str, Any]:
-        """Spec (reading the selected image's channels), training and loss settings."""
+    def _read_config(self, dense_labels: bool = False) -> dict[str, Any]:
+        """Spec (reading the selected image's channels), training and loss settings;
+        ``dense_labels``: the recipe's settings for a dense annotation (the class
+        balance stays the box's)."""
         from ..channels import channel_count
         from ..config import ADAPTIVE_THREADS
         from ..models import architecture, preset
@@ -260,6 +262,7 @@ class TrainWidget(Container):
             train={"iterations": self._iter_spin.value, "lr": self._lr_spin.value,
                    "threads": ADAPTIVE_THREADS},
             loss={"kind": self._loss_combo.value, "class_balance": self._balance_combo.value},
+            dense_labels=dense_labels,
         )
         layer = self._image_combo.value
         in_channels = 1 if layer is None else channel_count(layer_image(layer))
@@ -320,14 +323,17 @@ class TrainWidget(Container):
         ``extend``: train ``iterations`` more from ``resume`` with the current
         settings (Start with "continue"), instead of resuming to a target.
         """
+        from ..recipes import DENSE_SHARE, labeled_share
         from ..train import check_pairs
 
         pairs, names = training_pairs(self._viewer, self._image_combo.value)
-        cfg = self._read_config()
+        share = labeled_share([pair.labels for pair in pairs])
+        cfg = self._read_config(dense_labels=share >= DENSE_SHARE)
         backend = self._backend_picker.backend
         if resume is not None and extend:
             check_pairs(pairs, resume.spec.num_classes)
             train = cfg["train"].replace(iterations=resume.iteration + self._iter_spin.value)
+            _note_dense_labels(share, cfg)
             return (resume.spec, pairs), {"train": train, "loss": cfg["loss"], "resume": resume,
                                           "class_names": names, "backend": backend}
         if resume is not None:
@@ -337,6 +343,7 @@ class TrainWidget(Container):
             check_pairs(pairs, resume.spec.num_classes)
             return (resume.spec, pairs), {"train": train, "resume": resume, "backend": backend}
         check_pairs(pairs, cfg["spec"].num_classes)
+        _note_dense_labels(share, cfg)
         return (cfg["spec"], pairs), {"train": cfg["train"], "loss": cfg["loss"],
                                       "class_names": names, "backend": backend}
 
@@ -629,3 +636,18 @@ def _autosave_path() -> Any:
     from ..caches import greentea_cache_dir
 
     return greentea_cache_dir() / "autosave" / time.strftime("train-%Y%m%d-%H%M%S.npz")
+
+
+def _note_dense_labels(share: float, cfg: dict[str, Any]) -> None:
+    """Tell the user when the labels are a dense annotation and so train with the
+    recipe's settings for it (the stroke remedies would cost more than they save)."""
+    from ..recipes import DENSE_SHARE
+
+    if share < DENSE_SHARE:
+        return
+    from napari.utils.notifications import show_info
+
+    show_info(f"dense labels ({share:.0%} of the painted planes): training without held-out "
+              f"strokes or a pull toward the start weights, weight average "
+              f"{cfg['train'].average:g}; class balance as chosen "
+              f"({cfg['loss'].class_balance})")

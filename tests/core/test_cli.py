@@ -143,6 +143,27 @@ def test_train_rejects_single_class_labels(tmp_path, capsys):
     assert "only class 1" in capsys.readouterr().err
 
 
+def test_dense_labels_train_with_the_dense_recipe_unless_options_say(tmp_path, capsys):
+    from napari_greentea.checkpoint import Checkpoint
+    from napari_greentea.sample import synthetic_membranes
+
+    image, truth = synthetic_membranes((64, 64), seed=2)
+    tifffile.imwrite(tmp_path / "img.tif", image)
+    tifffile.imwrite(tmp_path / "gt.tif", truth.astype(np.uint8))
+    model = tmp_path / "m.npz"
+    common = [str(tmp_path / "img.tif"), str(tmp_path / "gt.tif"), "--output", str(model),
+              "--iterations", "1", "--patch", "32", "--depth", "1", "--fmaps", "4"]
+    assert main(["train", *common]) == 0
+    assert "dense labels (100% of the labeled planes): class balance none" in (
+        capsys.readouterr().err)
+    ckpt = Checkpoint.load(model)
+    assert (ckpt.train.holdout, ckpt.train.average) == (0.0, 0.998)
+    assert ckpt.loss.class_balance == "none"
+    assert main(["train", *common, "--balance", "histeq", "--holdout", "0.1"]) == 0
+    ckpt = Checkpoint.load(model)
+    assert ckpt.train.holdout == 0.1 and ckpt.loss.class_balance == "histeq"
+
+
 def test_train_for_seconds_with_architecture_knobs(tmp_path, capsys):
     from napari_greentea.checkpoint import Checkpoint
     from napari_greentea.data.scribbles import scribbles_from_ground_truth

@@ -242,3 +242,28 @@ def test_the_builtin_starter_follows_classes_painted_the_other_way_round(
     np.testing.assert_array_equal(initial["conv1.weight"], shipped.weights["conv1.weight"])
     assert "classes matched to your strokes" in train._pretrain_label.value
     assert train.checkpoint.class_names == ("inside", "boundary")
+
+
+def test_dense_labels_train_without_the_stroke_remedies(
+        sample_viewer, qtbot, paint_scribbles, built_trainers, monkeypatch):
+    """A finished annotation trains with the recipe's dense-label settings (no held-out
+    strokes, no pull, a longer weight average) and the user is told; strokes do not."""
+    import napari.utils.notifications as notifications
+
+    told = []
+    monkeypatch.setattr(notifications, "show_info", told.append)
+    viewer = sample_viewer
+    annotate, train = AnnotateWidget(viewer), TrainWidget(viewer)
+    train._preview_check.value = False
+    train._continue_check.value = False
+    labels = paint_scribbles(viewer, annotate)
+    _press_start(qtbot, train, 2)
+    strokes_cfg = built_trainers[-1][2]["train"]
+    assert strokes_cfg.holdout > 0 and not told
+
+    labels.data = np.asarray(viewer.layers["synthetic membranes ground truth"].data).copy()
+    _press_start(qtbot, train, 2)
+    dense_cfg, dense_loss = built_trainers[-1][2]["train"], built_trainers[-1][2]["loss"]
+    assert (dense_cfg.holdout, dense_cfg.anchor_decay, dense_cfg.average) == (0.0, 0.0, 0.998)
+    assert dense_loss.class_balance == train._balance_combo.value  # the box still decides
+    assert len(told) == 1 and told[0].startswith("dense labels (100% of the painted planes)")
