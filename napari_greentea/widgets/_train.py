@@ -102,6 +102,7 @@ class TrainWidget(Container):
             tooltip="Learns the image's edges, ridges and blobs before the first stroke (no "
                     "labels needed); Start then trains from those weights")
         self._pretrain_label = Label(value="")
+        self._labels_note = ""  # what the last Start's labels changed in the recipe
         self._starter_check = CheckBox(
             value=_pretrain.STARTER_ON_BY_DEFAULT,
             text="start from the built-in EM membrane model",
@@ -329,11 +330,12 @@ class TrainWidget(Container):
         pairs, names = training_pairs(self._viewer, self._image_combo.value)
         share = labeled_share([pair.labels for pair in pairs])
         cfg = self._read_config(dense_labels=share >= DENSE_SHARE)
+        self._labels_note = ""
         backend = self._backend_picker.backend
         if resume is not None and extend:
             check_pairs(pairs, resume.spec.num_classes)
             train = cfg["train"].replace(iterations=resume.iteration + self._iter_spin.value)
-            _note_dense_labels(share, cfg)
+            self._labels_note = _note_dense_labels(share, cfg)
             return (resume.spec, pairs), {"train": train, "loss": cfg["loss"], "resume": resume,
                                           "class_names": names, "backend": backend}
         if resume is not None:
@@ -343,7 +345,7 @@ class TrainWidget(Container):
             check_pairs(pairs, resume.spec.num_classes)
             return (resume.spec, pairs), {"train": train, "resume": resume, "backend": backend}
         check_pairs(pairs, cfg["spec"].num_classes)
-        _note_dense_labels(share, cfg)
+        self._labels_note = _note_dense_labels(share, cfg)
         return (cfg["spec"], pairs), {"train": cfg["train"], "loss": cfg["loss"],
                                       "class_names": names, "backend": backend}
 
@@ -482,6 +484,10 @@ class TrainWidget(Container):
                                               + (f"\n{note}" if note else ""))
             case TrainingStarted(total_iterations=n, start_iteration=s):
                 self._status_label.value = f"training {s} → {n}"
+                if self._labels_note:  # under "training from ...", which came first
+                    shown = self._pretrain_label.value
+                    self._pretrain_label.value = (f"{shown}\n" if shown else "") + (
+                        self._labels_note)
             case TrainingStopped(reason=reason):
                 self._status_label.value = f"stopped: {reason}"
             case TrainingFinished(iteration=it):
@@ -638,16 +644,19 @@ def _autosave_path() -> Any:
     return greentea_cache_dir() / "autosave" / time.strftime("train-%Y%m%d-%H%M%S.npz")
 
 
-def _note_dense_labels(share: float, cfg: dict[str, Any]) -> None:
+def _note_dense_labels(share: float, cfg: dict[str, Any]) -> str:
     """Tell the user when the labels are a dense annotation and so train with the
-    recipe's settings for it (the stroke remedies would cost more than they save)."""
+    recipe's settings for it (the stroke remedies would cost more than they save);
+    returns the short form for the panel ("" for strokes)."""
     from ..recipes import DENSE_SHARE
 
     if share < DENSE_SHARE:
-        return
+        return ""
     from napari.utils.notifications import show_info
 
     show_info(f"dense labels ({share:.0%} of the painted planes): training without held-out "
               f"strokes or a pull toward the start weights, weight average "
               f"{cfg['train'].average:g}; class balance as chosen "
               f"({cfg['loss'].class_balance})")
+    return (f"dense labels ({share:.0%}): no held-out strokes, no pull, "
+            f"average {cfg['train'].average:g}")

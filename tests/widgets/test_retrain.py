@@ -267,3 +267,5 @@ def test_dense_labels_train_without_the_stroke_remedies(
     assert (dense_cfg.holdout, dense_cfg.anchor_decay, dense_cfg.average) == (0.0, 0.0, 0.998)
     assert dense_loss.class_balance == train._balance_combo.value  # the box still decides
     assert len(told) == 1 and told[0].startswith("dense labels (100% of the painted planes)")
+    assert train._pretrain_label.value.endswith("dense labels (100%): no held-out strokes, "
+                                                "no pull, average 0.998")
