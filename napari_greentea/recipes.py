@@ -57,8 +57,8 @@ RECIPES: dict[str, dict[str, dict[str, Any]]] = {
 }
 
 
-#: Labels are dense (:func:`labels_are_dense`) when they cover at least this share of
-#: the planes they are painted in; strokes cover a few percent.
+#: Labels are a dense annotation (``recipe(dense_labels=True)``) when their
+#: :func:`labeled_share` reaches this; strokes cover a few percent.
 DENSE_SHARE = 0.5
 
 
@@ -93,8 +93,3 @@ def labeled_share(labels: Sequence[np.ndarray]) -> float:
         labeled += int(counts.sum())
         painted += int((counts > 0).sum()) * planes.shape[1] * planes.shape[2]
     return labeled / painted if painted else 0.0
-
-
-def labels_are_dense(labels: Sequence[np.ndarray]) -> bool:
-    """Whether ``labels`` (one array per training image) are a dense annotation."""
-    return labeled_share(labels) >= DENSE_SHARE

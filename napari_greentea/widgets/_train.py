@@ -484,8 +484,9 @@ class TrainWidget(Container):
                                               + (f"\n{note}" if note else ""))
             case TrainingStarted(total_iterations=n, start_iteration=s):
                 self._status_label.value = f"training {s} → {n}"
-                if self._labels_note:  # under "training from ...", which came first
-                    shown = self._pretrain_label.value
+                shown = self._pretrain_label.value
+                if self._labels_note and not shown.endswith(self._labels_note):
+                    # under "training from ...", which came first
                     self._pretrain_label.value = (f"{shown}\n" if shown else "") + (
                         self._labels_note)
             case TrainingStopped(reason=reason):

@@ -269,3 +269,7 @@ def test_dense_labels_train_without_the_stroke_remedies(
     assert len(told) == 1 and told[0].startswith("dense labels (100% of the painted planes)")
     assert train._pretrain_label.value.endswith("dense labels (100%): no held-out strokes, "
                                                 "no pull, average 0.998")
+    train._continue_check.value = True  # Start again continues the run: one note, not two
+    _press_start(qtbot, train, 2)
+    assert built_trainers[-1][2]["resume"] is not None
+    assert train._pretrain_label.value.count("dense labels") == 1
