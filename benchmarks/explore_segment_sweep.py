@@ -9,6 +9,9 @@ peak/saddle depth x interior threshold; h-minima seeds: depth) and reports
 the mean over seeds of the instance V_rand, merge % and split %
 (``metrics.merge_split_counts``), and those of slice 20 alone.
 
+``--min-sizes 50,25,0`` sweeps Segment's small-object size with the default
+seeds instead of the seed grid.
+
 Choose settings on slices 10-19 (no strokes there, no scores reported from
 them anywhere else) and read 20-29 only for the chosen ones.
 
@@ -28,7 +31,7 @@ import numpy as np
 import tifffile
 
 from napari_greentea.metrics import instance_scores, merge_split_counts
-from napari_greentea.segment import segment
+from napari_greentea.segment import DEFAULT_MIN_SIZE, segment
 
 DATA = Path(os.environ.get("GREENTEA_DATA_DIR", Path(__file__).resolve().parents[2]
                            / "shared" / "data" / "isbi2012"))
@@ -44,7 +47,11 @@ def main() -> None:
     p.add_argument("--seeds", default="0,1,2")
     p.add_argument("--checkpoints", help="comma-separated models to predict with first")
     p.add_argument("--tta", action="store_true", help="predict with the 8 flips and rotations")
+    p.add_argument("--min-sizes", help="comma-separated min_size values to sweep with the "
+                   "default seeds instead of the seed grid")
     args = p.parse_args()
+    settings = ([("distance", 2.0, 0.5, int(m)) for m in args.min_sizes.split(",")]
+                if args.min_sizes else [(*s, DEFAULT_MIN_SIZE) for s in SETTINGS])
     truth = tifffile.imread(DATA / "train-labels.tif") > 0
     if args.checkpoints:
         paths = args.checkpoints.split(",")
@@ -55,11 +62,13 @@ def main() -> None:
         maps = np.load(args.probs / f"probs_s{seed}.npz")
         for rng, sl in RANGES.items():
             cell = maps[f"{args.method}|{rng}"]
-            for kind, depth, threshold in SETTINGS:
-                seg = segment(1 - cell, seeds=kind, seed_depth=depth, threshold=threshold)
+            for kind, depth, threshold, min_size in settings:
+                seg = segment(1 - cell, seeds=kind, seed_depth=depth, threshold=threshold,
+                              min_size=min_size)
                 counts = merge_split_counts(seg, truth[sl])
                 row = {"seed": seed, "slices": rng, "seeds": kind, "depth": depth,
-                       "threshold": threshold, **instance_scores(seg, truth[sl]),
+                       "threshold": threshold, "min_size": min_size,
+                       **instance_scores(seg, truth[sl]),
                        "merge_percent": counts["merge_percent"],
                        "split_percent": counts["split_percent"]}
                 if rng == "20:30":
@@ -68,7 +77,8 @@ def main() -> None:
                 rows.append(row)
     groups = collections.defaultdict(list)
     for row in rows:
-        groups[(row["slices"], row["seeds"], row["depth"], row["threshold"])].append(row)
+        groups[(row["slices"], row["seeds"], row["depth"], row["threshold"],
+                row["min_size"])].append(row)
     for key, group in sorted(groups.items()):
         mean = {k: float(np.mean([r[k] for r in group]))
                 for k in ("v_rand", "merge_percent", "split_percent")}
@@ -76,7 +86,8 @@ def main() -> None:
             for k in ("merge_percent", "split_percent"):
                 mean[f"slice_20_{k}"] = float(np.mean([r["slice_20"][k] for r in group]))
         print(json.dumps({"slices": key[0], "seeds": key[1], "depth": key[2],
-                          "threshold": key[3], **{k: round(v, 3) for k, v in mean.items()}}))
+                          "threshold": key[3], "min_size": key[4],
+                          **{k: round(v, 3) for k, v in mean.items()}}))
 
 
 def predict_maps(paths: list[str], out: Path, method: str, tta: bool) -> None:

@@ -4,7 +4,9 @@
 mkdir -p "$OUT"
 PY=${PY:-python3}
 if [ -n "${WHEELS:-}" ] && ! $PY -c "import zarr" 2>/dev/null; then
-  $PY -m pip install -q --no-index --no-deps --no-compile --target /tmp/site "$WHEELS"/*.whl \
-    >"$OUT/pip.log" 2>&1
+  # WHEELS may hold binary wheels for several Pythons: take the pure ones and this one's
+  tag=$($PY -c 'import sys; print(f"cp{sys.version_info[0]}{sys.version_info[1]}")')
+  $PY -m pip install -q --no-index --no-deps --no-compile --target /tmp/site \
+    "$WHEELS"/*-py3-none-any.whl "$WHEELS"/*-"$tag"-*.whl >"$OUT/pip.log" 2>&1
 fi
 export PYTHONPATH=$PWD:/tmp/site PYTHONUNBUFFERED=1
