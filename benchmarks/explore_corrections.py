@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 import time
 from pathlib import Path
 
@@ -199,7 +198,6 @@ def main() -> None:
                        "kept": getattr(trainer.held_out, "best_iteration", None),
                        "wall": round(time.perf_counter() - tic, 1)}
                 print(json.dumps(row), flush=True)
-    sys.exit(0)
 
 
 if __name__ == "__main__":
