@@ -4,7 +4,8 @@
 # for SEEDS and CONFIGS, one process each (the GPU loop is host-bound), with VARIANTS.
 # Needs zarr's wheels in WHEELS and the ISBI stacks in GREENTEA_DATA_DIR (both
 # carried). A selection probe: the CPU's bench_scribbles.py --rounds decides.
-# Results go to $OUT/corrections_<config>_s<seed>.log.
+# Results go to $OUT/corrections_<config>.log, all seeds of a configuration in one
+# file (the device returns at most eight files).
 set -u
 OUT=${OUT:-/tmp/gpu_corrections}
 # shellcheck source=benchmarks/gpu_env.sh
@@ -27,4 +28,9 @@ for config in "${configs[@]}"; do
   done
 done
 wait
+for config in "${configs[@]}"; do
+  name=${config%%|*}
+  cat "$OUT"/corrections_"${name}"_s*.log >"$OUT/corrections_${name}.log"
+  rm -f "$OUT"/corrections_"${name}"_s*.log
+done
 tail -n 3 "$OUT"/corrections_*.log | cut -c1-160
