@@ -68,6 +68,13 @@ from napari_greentea.sample import isbi_labels_to_classes
 
 DATA = Path(os.environ.get("GREENTEA_DATA_DIR", Path(__file__).resolve().parents[2]
                            / "shared" / "data" / "isbi2012"))
+GERHARD = Path(os.environ.get("GREENTEA_GERHARD_DIR", Path(__file__).resolve().parents[2]
+                              / "shared" / "data" / "gerhard2013"))
+#: Gerhard et al. 2013: Greentea's split (validate on 02, 07, 12, 17) and 2-class mapping
+#: (cell = intracellular 255 and mitochondria 191; membranes, junctions, glia and synapses
+#: are boundary), as its SOURCE.md documents.
+GERHARD_VALIDATION = (2, 7, 12, 17)
+GERHARD_CELL = (191, 255)
 RESULTS = Path(__file__).parent / "results"
 TRAIN, TEST = slice(0, 5), slice(20, 30)
 #: The "opened image" pretraining reads: the training part of the stack, never the score slices.
@@ -84,10 +91,28 @@ PRETRAIN_CACHE: Path | None = None
 START_FROM: Path | None = None
 
 
-def load():
-    raw = tifffile.imread(DATA / "train-volume.tif")
-    gt = isbi_labels_to_classes(tifffile.imread(DATA / "train-labels.tif"))
-    return raw, gt
+def load(dataset: str = "isbi2012"):
+    """Raw stack and 2-class labels (1 = membrane, 2 = cell), every pixel labeled.
+
+    ISBI 2012 as stored. Gerhard 2013 reordered so that the same slice ranges
+    apply: its 16 training sections first (strokes on the first five: 00, 01,
+    03, 04, 05; pretraining on all 16), then the four validation sections as
+    slices 16-19 (``--test 16:20``).
+    """
+    if dataset == "isbi2012":
+        raw = tifffile.imread(DATA / "train-volume.tif")
+        gt = isbi_labels_to_classes(tifffile.imread(DATA / "train-labels.tif"))
+        return raw, gt
+    if dataset != "gerhard2013":
+        raise SystemExit(f"unknown dataset {dataset!r}: isbi2012 or gerhard2013")
+    for name in ("raw.tif", "labels.tif"):
+        if not (GERHARD / name).exists():
+            raise SystemExit(f"{GERHARD / name} is missing (set GREENTEA_GERHARD_DIR)")
+    raw, grey = tifffile.imread(GERHARD / "raw.tif"), tifffile.imread(GERHARD / "labels.tif")
+    train = [z for z in range(len(raw)) if z not in GERHARD_VALIDATION]
+    order = train + list(GERHARD_VALIDATION)
+    gt = np.where(np.isin(grey[order], GERHARD_CELL), 2, 1).astype(np.uint8)
+    return raw[order], gt
 
 
 def scores(cell_prob, truth) -> dict:
@@ -326,6 +351,9 @@ def main() -> None:
     p.add_argument("--methods", default="new,old")
     p.add_argument("--seeds", default="0,1,2")
     p.add_argument("--times", default="30,60,120,300,600")
+    p.add_argument("--dataset", default="isbi2012", choices=("isbi2012", "gerhard2013"),
+                   help="gerhard2013: strokes on training sections 00-05, scores on the "
+                   "validation sections with --test 16:20 (see load)")
     p.add_argument("--test", default="20:30", help="evaluation slices lo:hi")
     p.add_argument("--fraction", type=float, default=0.02)
     p.add_argument("--forest", action="store_true")
@@ -348,20 +376,24 @@ def main() -> None:
                    help="pretraining before the strokes, for method pre")
     p.add_argument("--start-from", help="trained checkpoint (.npz) for the start methods")
     args = p.parse_args()
-    global BACKEND, TRAIN_EXTRA, LOSS_EXTRA, PRETRAIN_CACHE, START_FROM
+    global BACKEND, TRAIN_EXTRA, LOSS_EXTRA, PRETRAIN_CACHE, START_FROM, PRETRAIN
     BACKEND = args.backend
     TRAIN_EXTRA, LOSS_EXTRA = json.loads(args.train_extra), json.loads(args.loss_extra)
     PRETRAIN_CACHE = Path(args.pretrain_cache) if args.pretrain_cache else None
     START_FROM = Path(args.start_from) if args.start_from else None
     torch.set_num_threads(args.threads)
-    raw, gt = load()
+    raw, gt = load(args.dataset)
+    PRETRAIN = slice(0, 16) if args.dataset == "gerhard2013" else PRETRAIN
     times = [float(t) for t in args.times.split(",")]
     lo, hi = (int(v) for v in args.test.split(":"))
+    if lo < PRETRAIN.stop:
+        raise SystemExit(f"--test {args.test} overlaps the slices strokes and pretraining read "
+                         f"(0:{PRETRAIN.stop}); for gerhard2013 use --test 16:20")
     test = slice(lo, hi)
     seeds = [int(s) for s in args.seeds.split(",")]
     out = {"tag": args.tag, "machine": f"{platform.processor() or platform.machine()}, "
            f"{os.cpu_count()} cores", "threads": args.threads, "seeds": seeds,
-           "test_slices": args.test, "backend": args.backend,
+           "test_slices": args.test, "dataset": args.dataset, "backend": args.backend,
            "train_extra": TRAIN_EXTRA, "loss_extra": LOSS_EXTRA,
            "start_from": args.start_from,
            "load_start": round(os.getloadavg()[0], 2), "busy": args.busy, "rows": []}
