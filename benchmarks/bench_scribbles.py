@@ -72,7 +72,7 @@ GERHARD = Path(os.environ.get("GREENTEA_GERHARD_DIR", Path(__file__).resolve().p
                               / "shared" / "data" / "gerhard2013"))
 #: Gerhard et al. 2013: Greentea's split (validate on 02, 07, 12, 17) and 2-class mapping
 #: (cell = intracellular 255 and mitochondria 191; membranes, junctions, glia and synapses
-#: are boundary), as its SOURCE.md documents.
+#: are boundary), as Greentea's own training files for this stack consolidate its labels.
 GERHARD_VALIDATION = (2, 7, 12, 17)
 GERHARD_CELL = (191, 255)
 RESULTS = Path(__file__).parent / "results"
@@ -386,9 +386,10 @@ def main() -> None:
     PRETRAIN = slice(0, 16) if args.dataset == "gerhard2013" else PRETRAIN
     times = [float(t) for t in args.times.split(",")]
     lo, hi = (int(v) for v in args.test.split(":"))
-    if lo < PRETRAIN.stop:
-        raise SystemExit(f"--test {args.test} overlaps the slices strokes and pretraining read "
-                         f"(0:{PRETRAIN.stop}); for gerhard2013 use --test 16:20")
+    first_test = PRETRAIN.stop if args.dataset == "gerhard2013" else TRAIN.stop
+    if lo < first_test:
+        raise SystemExit(f"--test {args.test} overlaps the training slices (0:{first_test}); "
+                         "gerhard2013's validation sections are --test 16:20")
     test = slice(lo, hi)
     seeds = [int(s) for s in args.seeds.split(",")]
     out = {"tag": args.tag, "machine": f"{platform.processor() or platform.machine()}, "

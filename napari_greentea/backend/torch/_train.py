@@ -22,10 +22,10 @@ from ._threads import ThreadTuner
 
 #: Train on the CPU with channels-last (NHWC) convolution weights and inputs.
 #: oneDNN, torch's CPU convolution library, runs its convolutions in that
-#: layout and otherwise reorders every tensor on the way in and out: the
-#: depth-4 U-Net's training step ran 9-18 % faster so
-#: (``benchmarks/explore_torch_cpu_speed.py``). Only the memory layout
-#: changes; weights, optimiser state and checkpoints are the same arrays.
+#: layout and otherwise reorders tensors on the way in and out: the core
+#: Trainer ran 7-9 % more iterations per second so with the depth-4 U-Net
+#: (``benchmarks/explore_torch_cpu_speed.py --trainer``). Only the memory
+#: layout changes; weights, optimiser state and checkpoints are the same arrays.
 CHANNELS_LAST_ON_CPU = True
 
 
