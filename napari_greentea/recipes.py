@@ -29,7 +29,7 @@ class balancing re-weights a class histogram that is already the image's
 own. From the shipped starter on dense ISBI labels of slices 0-19, 14 min
 on the CPU, no class weights, an average over ~500 iterations (decay
 0.998) and neither holdout nor pull scored TTA V_rand 0.962-0.973 on
-slices 20-29 over six runs, against 0.950 with the stroke settings (README,
+slices 20-29 over seven runs, against 0.950 with the stroke settings (README,
 "Dense labels from the shipped starter").
 """
 
