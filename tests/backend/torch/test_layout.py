@@ -46,5 +46,18 @@ def test_channels_last_steps_equal_the_contiguous_ones(monkeypatch):
         np.testing.assert_allclose(state[key], value, atol=1e-5, err_msg=key)
 
 
-def test_channels_last_is_the_cpu_default():
-    assert _train.CHANNELS_LAST_ON_CPU
+def test_cpu_training_runs_channels_last_by_default():
+    import torch
+
+    from napari_greentea.backend import get_backend
+    from napari_greentea.config import LossConfig, TrainConfig
+    from napari_greentea.losses import make_loss
+    from napari_greentea.models import dense_graph, preset
+    from napari_greentea.weights import init_weights
+
+    graph = dense_graph(preset("u", depth=2, base_fmaps=8))
+    model = get_backend("torch-cpu").trainable(
+        graph, init_weights(graph, 0), train=TrainConfig(), loss=make_loss(LossConfig()))
+    convs = [p for p in model.module.parameters() if p.ndim == 4 and p.shape[-1] > 1]
+    assert convs and all(p.is_contiguous(memory_format=torch.channels_last) for p in convs)
+    assert not any(p.is_contiguous() for p in convs if p.shape[1] > 1)
