@@ -28,11 +28,10 @@ from pathlib import Path
 import numpy as np
 import tifffile
 
-from napari_greentea.checkpoint import Checkpoint
+from napari_greentea.starters import starter
 
 DATA = Path(os.environ.get("GREENTEA_DATA_DIR", Path(__file__).resolve().parents[2]
                            / "shared" / "data" / "isbi2012"))
-STARTER = Path(__file__).resolve().parents[1] / "napari_greentea" / "starters" / "em_membranes.npz"
 
 
 def main() -> None:
@@ -44,14 +43,14 @@ def main() -> None:
     z = np.arange(len(raw))
     below, above = raw[np.clip(z - 1, 0, len(z) - 1)], raw[np.clip(z + 1, 0, len(z) - 1)]
     tifffile.imwrite(args.out / "train3.tif", np.stack([below, raw, above], axis=1))
-    starter = Checkpoint.load(STARTER)
-    weights = dict(starter.weights)
+    shipped = starter("em-membranes").load()
+    weights = dict(shipped.weights)
     first = weights["conv1.weight"]
     zero = np.zeros_like(first)
     weights["conv1.weight"] = np.concatenate([zero, first, zero], axis=1)
     widened = dataclasses.replace(
-        starter, weights=weights, spec=dataclasses.replace(starter.spec, in_channels=3),
-        preprocess=dataclasses.replace(starter.preprocess, channels=(0, 1, 2)))
+        shipped, weights=weights, spec=dataclasses.replace(shipped.spec, in_channels=3),
+        preprocess=dataclasses.replace(shipped.preprocess, channels=(0, 1, 2)))
     widened.save(args.out / "starter3.npz")
     print(f"wrote {args.out / 'train3.tif'} {raw.shape[0]}x3x{raw.shape[1]}x{raw.shape[2]} "
           f"and {args.out / 'starter3.npz'}")

@@ -24,10 +24,9 @@ import time
 from pathlib import Path
 
 from napari_greentea.backend.torch._module import build_module
-from napari_greentea.checkpoint import Checkpoint
 from napari_greentea.models import dense_graph
+from napari_greentea.starters import starter
 
-STARTER = Path(__file__).resolve().parents[1] / "napari_greentea" / "starters" / "em_membranes.npz"
 DATA = Path(os.environ.get("GREENTEA_DATA_DIR", Path(__file__).resolve().parents[2]
                            / "shared" / "data" / "isbi2012"))
 
@@ -45,7 +44,7 @@ def trainer_rates(seconds: float, rounds: int) -> None:
 
     raw = tifffile.imread(DATA / "train-volume.tif")
     gt = isbi_labels_to_classes(tifffile.imread(DATA / "train-labels.tif"))
-    start = starting_checkpoint(Checkpoint.load(STARTER))
+    start = starting_checkpoint(starter("em-membranes").load())
     cases = {
         "strokes, float32": (raw[:5], scribbles_from_ground_truth(
             gt[:5], fraction=0.02, brush=3, seed=0), False, False),
@@ -85,7 +84,7 @@ def main() -> None:
     if args.trainer:
         trainer_rates(args.trainer, args.rounds)
         return
-    model = Checkpoint.load(STARTER)
+    model = starter("em-membranes").load()
     graph = dense_graph(model.spec)
     geometry = graph.patch_geometry(128)
     generator = torch.Generator().manual_seed(0)
